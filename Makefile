@@ -1,0 +1,47 @@
+# ngx_http_cometchat_module
+#
+#   make          build build/ngx_http_cometchat_module.so for /usr/sbin/nginx
+#   make deps     install the Debian packages for build, tests and demo
+#   make test     deps + build + the Test::Nginx suites in t/
+#   make demo     deps + build + the demo stack; prints its URL
+#   make asan     nginx with the module static, ASan + UBSan (build/asan)
+#   make fuzz     libFuzzer run of the </body> matcher (bounded)
+#   make bench    injection benchmark (tools/bench)
+
+B       ?= build
+SO      := $(B)/ngx_http_cometchat_module.so
+SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.h)
+
+.PHONY: all deps test demo asan test-asan fuzz bench clean
+
+all: $(SO)
+
+$(SO): $(SRCS) config tools/build.sh
+	tools/build.sh $(B)
+
+deps:
+	tools/deps.sh
+
+test: deps
+	$(MAKE) all
+	tools/run-tests
+
+demo: deps
+	$(MAKE) all
+	tools/demo/run
+
+asan: deps
+	tools/build-asan.sh $(B)/asan
+
+test-asan: asan
+	TEST_NGINX_BINARY=$(CURDIR)/$(B)/asan/nginx TEST_NGINX_LOAD_MODULES= \
+	    tools/run-tests
+
+fuzz:
+	tools/fuzz/run
+
+bench: all
+	tools/bench/run
+
+clean:
+	rm -rf $(B) t/servroot*

@@ -1,0 +1,221 @@
+
+/*
+ * Counters shared by all workers, and the cometchat_status handler.
+ *
+ * Each counter is one ngx_atomic_t in a small shared memory zone, updated
+ * with ngx_atomic_fetch_add(): no lock on the request path, exact totals
+ * once traffic stops.
+ */
+
+
+#include "ngx_http_cometchat.h"
+
+
+#define NGX_HTTP_COMETCHAT_STATUS_ZONE_SIZE  (8 * ngx_pagesize)
+
+
+typedef struct {
+    const char                *name;
+    const char                *type;
+    const char                *help;
+    const char                *label;     /* NULL: no label */
+} ngx_http_cometchat_metric_t;
+
+
+static ngx_int_t ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+static ngx_atomic_t  *ngx_http_cometchat_stats;
+
+
+/* in the order of ngx_http_cometchat_stat_e */
+static ngx_http_cometchat_metric_t  ngx_http_cometchat_metrics[] = {
+    { "cometchat_requests_total", "counter",
+      "Requests the pipeline ran for.", NULL },
+    { "cometchat_anonymous_total", "counter",
+      "Requests whose session said: not signed in.", NULL },
+    { "cometchat_cache_hits_total", "counter",
+      "Tokens served from the cache.", NULL },
+    { "cometchat_cache_misses_total", "counter",
+      "Token lookups that missed the cache.", NULL },
+    { "cometchat_tokens_minted_total", "counter",
+      "Auth tokens created through the CometChat REST API.", NULL },
+    { "cometchat_coalesced_total", "counter",
+      "Requests that waited for another request's mint.", NULL },
+    { "cometchat_api_calls_total", "counter",
+      "CometChat REST API calls by outcome.", "outcome=\"ok\"" },
+    { "cometchat_api_calls_total", "counter", NULL,
+      "outcome=\"client_error\"" },
+    { "cometchat_api_calls_total", "counter", NULL,
+      "outcome=\"rate_limited\"" },
+    { "cometchat_api_calls_total", "counter", NULL,
+      "outcome=\"server_error\"" },
+    { "cometchat_api_calls_total", "counter", NULL,
+      "outcome=\"transport_error\"" },
+    { "cometchat_users_created_total", "counter",
+      "CometChat users created.", NULL },
+    { "cometchat_redis_errors_total", "counter",
+      "Redis commands that failed or timed out.", NULL },
+    { "cometchat_session_errors_total", "counter",
+      "Session subrequests that failed.", NULL },
+    { "cometchat_errors_total", "counter",
+      "Requests whose pipeline ended in an error.", NULL },
+    { "cometchat_snippets_injected_total", "counter",
+      "Responses the widget snippet was injected into.", NULL },
+    { "cometchat_token_endpoint_total", "counter",
+      "Token endpoint answers.", NULL },
+    { "cometchat_redis_up", "gauge",
+      "Workers with a ready Redis connection.", NULL }
+};
+
+
+ngx_int_t
+ngx_http_cometchat_status_init_zone(ngx_conf_t *cf,
+    ngx_http_cometchat_main_conf_t *cmcf)
+{
+    ngx_str_t  name = ngx_string("cometchat_status");
+
+    cmcf->shm_zone = ngx_shared_memory_add(cf, &name,
+                                           NGX_HTTP_COMETCHAT_STATUS_ZONE_SIZE,
+                                           &ngx_http_cometchat_module);
+    if (cmcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmcf->shm_zone->init = ngx_http_cometchat_status_zone_init;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        /* a reload keeps the counters */
+        shm_zone->data = data;
+        ngx_http_cometchat_stats = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        ngx_http_cometchat_stats = shpool->data;
+        return NGX_OK;
+    }
+
+    ngx_http_cometchat_stats = ngx_slab_calloc(shpool,
+                               NGX_HTTP_COMETCHAT_STAT_N * sizeof(ngx_atomic_t));
+    if (ngx_http_cometchat_stats == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = (void *) ngx_http_cometchat_stats;
+    shm_zone->data = (void *) ngx_http_cometchat_stats;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_cometchat_stat_add(ngx_http_cometchat_stat_e stat,
+    ngx_atomic_int_t n)
+{
+    if (ngx_http_cometchat_stats == NULL || stat >= NGX_HTTP_COMETCHAT_STAT_N) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_http_cometchat_stats[stat], n);
+}
+
+
+ngx_int_t
+ngx_http_cometchat_status_handler(ngx_http_request_t *r)
+{
+    size_t                        size;
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    i;
+    ngx_chain_t                   out;
+    ngx_atomic_int_t              value;
+    ngx_http_cometchat_metric_t  *m;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    size = 0;
+
+    for (i = 0; i < NGX_HTTP_COMETCHAT_STAT_N; i++) {
+        m = &ngx_http_cometchat_metrics[i];
+
+        if (m->help) {
+            size += sizeof("# HELP  \n") - 1 + ngx_strlen(m->name)
+                    + ngx_strlen(m->help)
+                    + sizeof("# TYPE  \n") - 1 + ngx_strlen(m->name)
+                    + ngx_strlen(m->type);
+        }
+
+        size += ngx_strlen(m->name) + sizeof("{} \n") - 1
+                + (m->label ? ngx_strlen(m->label) : 0) + NGX_ATOMIC_T_LEN;
+    }
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_COMETCHAT_STAT_N; i++) {
+        m = &ngx_http_cometchat_metrics[i];
+
+        value = ngx_http_cometchat_stats
+                ? (ngx_atomic_int_t) ngx_http_cometchat_stats[i] : 0;
+
+        if (m->help) {
+            b->last = ngx_sprintf(b->last, "# HELP %s %s\n# TYPE %s %s\n",
+                                  m->name, m->help, m->name, m->type);
+        }
+
+        if (m->label) {
+            b->last = ngx_sprintf(b->last, "%s{%s} %A\n",
+                                  m->name, m->label, value);
+
+        } else {
+            b->last = ngx_sprintf(b->last, "%s %A\n", m->name, value);
+        }
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        return ngx_http_send_header(r);
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
