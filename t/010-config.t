@@ -14,6 +14,7 @@ END { unlink $key_file }
 $ENV{TEST_NGINX_KEY_FILE} = $key_file;
 
 no_shuffle();
+no_root_location();
 run_tests();
 
 __DATA__
@@ -193,6 +194,8 @@ file-rest-key-123
 === TEST 11: bad Redis address
 --- http_config
     cometchat_redis 300.1.2.3:6379;
+--- config
+    location = /t { return 204; }
 --- must_die
 --- error_log
 "cometchat_redis": invalid address "300.1.2.3:6379"
@@ -202,6 +205,8 @@ file-rest-key-123
 === TEST 12: bad Redis port
 --- http_config
     cometchat_redis 127.0.0.1:99999;
+--- config
+    location = /t { return 204; }
 --- must_die
 --- error_log
 "cometchat_redis": invalid address "127.0.0.1:99999": invalid port
@@ -211,6 +216,8 @@ file-rest-key-123
 === TEST 13: unknown Redis parameter
 --- http_config
     cometchat_redis 127.0.0.1:6379 database=2;
+--- config
+    location = /t { return 204; }
 --- must_die
 --- error_log
 "cometchat_redis": invalid parameter "database=2"
@@ -220,6 +227,8 @@ file-rest-key-123
 === TEST 14: bad Redis db
 --- http_config
     cometchat_redis unix:/tmp/redis.sock db=two;
+--- config
+    location = /t { return 204; }
 --- must_die
 --- error_log
 "cometchat_redis": invalid db "db=two"

@@ -1,0 +1,307 @@
+package CometChatEnv;
+
+# Services the suites need: a real redis-server and the fake CometChat.
+#
+#   use lib 't/lib';
+#   use CometChatEnv;      # before or after use Test::Nginx::Socket
+#
+# tools/run-tests starts both once and exports TEST_NGINX_REDIS_PORT and
+# TEST_NGINX_FAKE_PORT; when they are unset (plain `prove t/x.t`, with the
+# compat runner or upstream Test::Nginx) this module starts its own on free
+# loopback ports and stops them when the test file ends.
+#
+# Exported helpers (plain Perl, usable anywhere in a .t file; from a block's
+# `--- init` or `eval` sections call them fully qualified, e.g.
+# CometChatEnv::redis_cmd(...), as upstream evaluates those elsewhere):
+#   redis_cmd(@args)      one command over RESP; returns the reply (string,
+#                         integer, undef for nil, arrayref for arrays); an
+#                         error reply comes back as a string starting with
+#                         "-"; undef if Redis cannot be reached (then
+#                         $CometChatEnv::RedisError says why)
+#   fake_get($path)       GET on the fake (e.g. "/_fake/stats"); the body
+#   fake_request($method, $path[, $body])  returns ($status, $body)
+#   stop_redis()          stop Redis (SHUTDOWN NOSAVE), wait until the port
+#                         refuses connections
+#   start_redis()         start it again on the same port, wait for PONG
+
+use strict;
+use warnings;
+
+use Cwd ();
+use Exporter 'import';
+use File::Basename ();
+use File::Temp ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(redis_cmd fake_get fake_request stop_redis start_redis);
+our @EXPORT_OK = qw(redis_port fake_port free_port);
+
+our $RedisError;
+
+my $Top = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
+my $RedisBin = $ENV{TEST_NGINX_REDIS_BIN} || _which('redis-server')
+               || '/usr/bin/redis-server';
+my $Python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+my $FakeScript = "$Top/tools/fake-cometchat.py";
+
+my $Owner = $$;          # only the process that loaded us cleans up
+my %Owned;               # name => pid of what we started and must stop
+my $RedisShared;         # Redis belongs to tools/run-tests, not to us
+my $TmpDir;
+
+sub _which {
+    my $prog = shift;
+    for my $dir (split /:/, $ENV{PATH} // '') {
+        return "$dir/$prog" if $dir ne '' && -x "$dir/$prog";
+    }
+    return undef;
+}
+
+sub free_port {
+    my %avoid = map { $_ => 1 } grep { defined } @_,
+                $ENV{TEST_NGINX_SERVER_PORT};
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Proto => 'tcp',
+                                      Listen => 1)
+            or die "CometChatEnv: cannot bind a free port: $!\n";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $avoid{$port};
+    }
+    die "CometChatEnv: no free port\n";
+}
+
+sub redis_port { $ENV{TEST_NGINX_REDIS_PORT} }
+sub fake_port { $ENV{TEST_NGINX_FAKE_PORT} }
+
+sub _port_open {
+    my $port = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 1);
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+sub _tmpdir {
+    $TmpDir //= File::Temp::tempdir('cometchat-env-XXXXXX', TMPDIR => 1,
+                                    CLEANUP => 1);
+    return $TmpDir;
+}
+
+# fork + exec with output to a log file; $detach makes it outlive us
+sub _spawn {
+    my ($log, $detach, @cmd) = @_;
+    my $pid = fork();
+    die "CometChatEnv: fork failed: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        if ($detach) {
+            POSIX::setsid();
+            my $p2 = fork();
+            POSIX::_exit(0) if !defined $p2 || $p2 != 0;
+        }
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log;
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    if ($detach) {
+        waitpid($pid, 0);
+        return undef;
+    }
+    return $pid;
+}
+
+sub _wait_until {
+    my ($what, $secs, $pid, $cond) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        return 1 if $cond->();
+        if ($pid && waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            die "CometChatEnv: $what exited while starting\n";
+        }
+        sleep 0.02;
+    }
+    die "CometChatEnv: $what not ready after ${secs}s\n";
+}
+
+sub _stop_pid {
+    my ($pid) = @_;
+    return unless $pid && kill 0, $pid;
+    kill 'TERM', $pid;
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        return if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        sleep 0.02;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+
+# ---- Redis ----------------------------------------------------------------
+
+sub _resp_read_line {
+    my ($s) = @_;
+    my $line = <$s>;
+    die "connection closed\n" unless defined $line;
+    $line =~ s/\r\n\z//;
+    return $line;
+}
+
+sub _resp_read {
+    my ($s) = @_;
+    my $line = _resp_read_line($s);
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $type eq '+';
+    return "-$rest" if $type eq '-';
+    return $rest + 0 if $type eq ':';
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        my $buf = '';
+        while (length $buf < $rest + 2) {
+            my $n = read($s, $buf, $rest + 2 - length $buf, length $buf);
+            die "connection closed\n" unless $n;
+        }
+        return substr($buf, 0, $rest);
+    }
+    if ($type eq '*') {
+        return undef if $rest < 0;
+        return [map { _resp_read($s) } 1 .. $rest];
+    }
+    die "bad RESP reply: $line\n";
+}
+
+sub redis_cmd {
+    my @args = @_;
+    undef $RedisError;
+    my $port = $ENV{TEST_NGINX_REDIS_PORT};
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 3);
+    if (!$s) {
+        $RedisError = "connect to 127.0.0.1:$port: $!";
+        return undef;
+    }
+    binmode $s;
+    my $req = '*' . @args . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for map { $_ // '' } @args;
+    print $s $req;
+    my $reply = eval { _resp_read($s) };
+    if ($@) {
+        chomp($RedisError = $@);
+        $reply = undef;
+    }
+    close $s;
+    return $reply;
+}
+
+sub _redis_up {
+    my $r = redis_cmd('PING');
+    return defined $r && $r eq 'PONG';
+}
+
+sub start_redis {
+    my $port = $ENV{TEST_NGINX_REDIS_PORT};
+    my @cmd = ($RedisBin, '--port', $port, '--bind', '127.0.0.1',
+               '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+               '--dir', _tmpdir());
+    my $log = _tmpdir() . '/redis.log';
+    # a Redis restarted on behalf of tools/run-tests must outlive this file;
+    # run-tests shuts it down through its port at the end
+    my $pid = _spawn($log, $RedisShared, @cmd);
+    $Owned{redis} = $pid if $pid;
+    _wait_until("redis-server on port $port", 10, $pid, \&_redis_up);
+    return 1;
+}
+
+sub stop_redis {
+    my $port = $ENV{TEST_NGINX_REDIS_PORT};
+    if (my $pid = delete $Owned{redis}) {
+        _stop_pid($pid);
+    } else {
+        redis_cmd('SHUTDOWN', 'NOSAVE');
+    }
+    _wait_until("redis-server on port $port to stop", 10, undef,
+                sub { !_port_open($port) });
+    return 1;
+}
+
+
+# ---- the fake CometChat -----------------------------------------------------
+
+sub fake_request {
+    my ($method, $path, $body) = @_;
+    my $port = $ENV{TEST_NGINX_FAKE_PORT};
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "CometChatEnv: cannot connect to the fake on $port: $!\n";
+    binmode $s;
+    $body //= '';
+    print $s "$method $path HTTP/1.0\r\nHost: 127.0.0.1:$port\r\n"
+             . ($body ne '' ? "Content-Type: application/json\r\n" : '')
+             . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+    my $resp = do { local $/; <$s> } // '';
+    close $s;
+    my ($head, $rbody) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/\S+\s+(\d+)};
+    return ($status, $rbody // '');
+}
+
+sub fake_get {
+    my ($path) = @_;
+    my (undef, $body) = fake_request('GET', $path);
+    return $body;
+}
+
+sub _start_fake {
+    my $port = $ENV{TEST_NGINX_FAKE_PORT};
+    -f $FakeScript or die "CometChatEnv: $FakeScript not found\n";
+    my $pid = _spawn(_tmpdir() . '/fake.log', 0, $Python, $FakeScript,
+                     '--port', $port);
+    $Owned{fake} = $pid;
+    _wait_until("fake CometChat on port $port", 15, $pid,
+                sub { _port_open($port) });
+}
+
+
+# ---- setup and teardown -----------------------------------------------------
+
+sub _setup {
+    $ENV{TEST_NGINX_REDIS_BIN} //= $RedisBin;
+
+    if ($ENV{TEST_NGINX_REDIS_PORT}) {
+        $RedisShared = 1;
+    } else {
+        $ENV{TEST_NGINX_REDIS_PORT} = free_port();
+        start_redis();
+    }
+
+    if (!$ENV{TEST_NGINX_FAKE_PORT}) {
+        $ENV{TEST_NGINX_FAKE_PORT}
+            = free_port($ENV{TEST_NGINX_REDIS_PORT});
+        _start_fake();
+    }
+    $ENV{TEST_NGINX_FAKE_URL}
+        //= "http://127.0.0.1:$ENV{TEST_NGINX_FAKE_PORT}/v3";
+}
+
+_setup();
+
+END {
+    if ($$ == $Owner) {
+        local $?;
+        _stop_pid(delete $Owned{fake}) if $Owned{fake};
+        _stop_pid(delete $Owned{redis}) if $Owned{redis};
+        # a test that stopped the shared Redis leaves it running for the
+        # next file
+        if ($RedisShared && !_redis_up()) {
+            eval { start_redis() };
+            warn $@ if $@;
+        }
+    }
+}
+
+1;
