@@ -1094,7 +1094,9 @@ ngx_http_cometchat_get_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cometchat_module);
 
-    if (ctx != NULL || !r->internal) {
+    /* subrequests share the main request's pool, not its pipeline */
+
+    if (ctx != NULL || !r->internal || r != r->main) {
         return ctx;
     }
 
