@@ -794,6 +794,16 @@ ngx_http_cometchat_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(cmcf->redis_timeout, 1000);
 
+    /* hiredis has no timeouts of its own: without ours a stalled Redis
+     * would hold requests forever */
+
+    if (cmcf->redis_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_redis_timeout\" must be greater "
+                           "than 0");
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 

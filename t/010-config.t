@@ -340,3 +340,14 @@ file-rest-key-123
 --- must_die
 --- error_log
 invalid value "yes" in "cometchat" directive, it must be "on" or "off"
+
+
+
+=== TEST 26: a zero Redis timeout is refused
+--- http_config
+    cometchat_redis_timeout 0;
+--- config
+    location = /t { return 204; }
+--- must_die
+--- error_log
+"cometchat_redis_timeout" must be greater than 0
