@@ -1,0 +1,420 @@
+# vi:filetype=perl
+#
+# The token cache: Redis key cometchat:APP_ID:token:UID with the configured
+# TTL, hits without REST calls, minting on a real miss (creating the
+# CometChat user when needed, and only then), the per-host cache without
+# Redis or while Redis is down, the write-back of such tokens when Redis
+# returns, and 429 answers honoured per user (locally and through Redis).
+#
+# Every block uses its own uids; t/lib/CometChatToken.pm checks that each
+# uid gets one token in the whole file, the one the fake minted.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use CometChatEnv;
+use CometChatToken;
+
+no_shuffle();
+worker_connections(1024);
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (defined $block->config) {
+        $block->set_value('config', common_config() . $block->config);
+    }
+});
+
+add_response_body_check(\&check_tokens);
+
+redis_cmd('FLUSHDB');
+
+run_tests();
+
+# what the blocks left in Redis
+
+my $ttl = redis_cmd('TTL', 'cometchat:testapp:token:ann_030');
+ok($ttl > 86400 - 600 && $ttl <= 86400,
+   "030 - the minted token is kept with the default TTL of 24h ($ttl)");
+is(redis_cmd('EXISTS', 'cometchat:testapp:token:Ann_030'), 0,
+   '030 - the key holds the lowercased uid');
+
+$ttl = redis_cmd('TTL', 'cometchat:testapp:token:dave_030');
+ok($ttl > 3000 && $ttl <= 3600,
+   "030 - cometchat_token_ttl 1h gives the key a TTL of 1h ($ttl)");
+
+is(redis_cmd('EXISTS', 'cometchat:testapp:token:erin_030'), 0,
+   '030 - without cometchat_redis nothing is written to Redis');
+
+my $back = redis_cmd('GET', 'cometchat:testapp:token:gina_030');
+like($back // '', qr/^gina_030_\d{10}[0-9a-f]{32}$/,
+     '030 - a token minted while Redis was down was written back');
+$ttl = redis_cmd('TTL', 'cometchat:testapp:token:gina_030');
+ok($ttl > 0 && $ttl <= 86400, "030 - ... with the rest of its TTL ($ttl)");
+
+my $pttl = redis_cmd('PTTL', 'cometchat:testapp:retry:rl_030');
+ok($pttl > 0 && $pttl <= 120000,
+   "030 - a 429 is shared through Redis until Retry-After ($pttl ms)");
+like(redis_cmd('GET', 'cometchat:testapp:retry:rl_030') // '', qr/^\d{10}$/,
+     '030 - ... holding the time calls may resume');
+
+is(redis_cmd('EXISTS', 'cometchat:testapp:lock:ann_030'), 0,
+   '030 - the minting lock is released');
+
+__DATA__
+
+=== TEST 1: Redis down: the token minted now lives in the per-host cache
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cometchat_redis_timeout 300ms;
+--- config
+--- init
+CometChatEnv::stop_redis();
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /t"]
+--- more_headers
+Cookie: uid=gina_030
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["", "X-CC-Status: minted", "X-CC-Status: hit"]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=minted token=gina_030_\w+\n\z/,
+    qr/^status=hit token=gina_030_\w+\n\z/,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 2: (same nginx) Redis back, still without the key: the local token is written back, not minted again
+--- init
+CometChatEnv::start_redis();
+# wait until this nginx has reconnected (it backs off after errors)
+for (1 .. 500) {
+    my $list = CometChatEnv::redis_cmd('CLIENT', 'LIST') // '';
+    my @clients = split /\n/, $list;
+    last if @clients >= 2;
+    select(undef, undef, undef, 0.02);
+}
+--- request eval
+["GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=gina_030
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^status=hit token=gina_030_\w+\n\z/,
+    qr/^\{"calls":\{"create_user":1,.*"total":2\}/,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 3: new user: created with name and avatar, token minted and cached; then a hit without REST calls
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=Ann_030; name=Ann; avatar=https://img.example/ann.png
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["", "X-CC-Status: minted", "X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=minted token=ann_030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^status=hit token=ann_030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^\{"calls":\{"create_user":1,"get_user":0,"update_user":0,"delete_user":0,"create_token":1,"list_tokens":0,"flush_tokens":0,"other":0,"total":2\},.*"users":\{"ann_030":\{"uid":"ann_030","name":"Ann","avatar":"https:\/\/img\.example\/ann\.png"/s,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: a token in Redis is served as it is, keyed by the lowercased uid, without any REST call
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+--- init
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:bob_030',
+                        'bob-preset-token', 'EX', 600);
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=BOB_030
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["", "X-CC-Status: hit", "X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=hit token=bob-preset-token\n\z/,
+    qr/^status=hit token=bob-preset-token\n\z/,
+    qr/^\{"calls":\{[^}]*"total":0\}/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: existing CometChat user, no cached token: minted without creating the user again
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+--- request eval
+[
+    "GET /_fake/reset",
+    "GET /_fake/seed_user?uid=carol_030&name=Carol%20Old",
+    "GET /t",
+    "GET /t",
+    "GET /_fake/stats",
+]
+--- more_headers
+Cookie: uid=carol_030; name=CarolNew
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_headers eval
+["", "", "X-CC-Status: minted", "X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/"uid":"carol_030"/,
+    qr/^status=minted token=carol_030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^status=hit token=carol_030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^\{"calls":\{"create_user":0,"get_user":0,"update_user":0,"delete_user":0,"create_token":1,"list_tokens":0,"flush_tokens":0,"other":0,"total":1\},.*"users":\{"carol_030":\{"uid":"carol_030","name":"Carol Old"/s,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: cometchat_token_ttl sets the Redis expiry (checked after the blocks)
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    cometchat_token_ttl 1h;
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /t"]
+--- more_headers
+Cookie: uid=dave_030
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=minted token=dave_030_\w+\n\z/,
+    qr/^status=hit token=dave_030_\w+\n\z/,
+]
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: without cometchat_redis the per-host cache serves the second request
+--- config
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /t", "GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=erin_030
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_headers eval
+["", "X-CC-Status: minted", "X-CC-Status: hit", "X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=minted token=erin_030_\w+\n\z/,
+    qr/^status=hit token=erin_030_\w+\n\z/,
+    qr/^status=hit token=erin_030_\w+\n\z/,
+    qr/^\{"calls":\{"create_user":1,.*"total":2\}/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: Redis unreachable: minted directly, and the Redis failure is logged
+--- http_config
+    cometchat_redis 127.0.0.1:1;
+    cometchat_redis_timeout 200ms;
+--- config
+--- init
+CometChatEnv::fake_get('/_fake/reset');
+--- request
+GET /t
+--- more_headers
+Cookie: uid=fred_030
+--- response_headers
+X-CC-Status: minted
+--- response_body_like eval
+qr/^status=minted token=fred_030_\w+\n\z/
+--- error_log
+cometchat: redis
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9: (same nginx) Redis still unreachable: served from the per-host cache, no second mint
+--- request eval
+["GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=fred_030
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^status=hit token=fred_030_\w+\n\z/,
+    qr/^\{"calls":\{"create_user":1,.*"total":2\}/,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10: 429: no call for that user until Retry-After, other users unaffected
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location = /_whoami_other {
+        internal;
+        proxy_pass http://127.0.0.1:$server_port/_who_other;
+    }
+    location = /_who_other {
+        add_header X-User-Id other_030;
+        return 204;
+    }
+    location = /t_other {
+        cometchat on;
+        cometchat_session /_whoami_other;
+        proxy_pass http://127.0.0.1:$server_port/_echo;
+        proxy_set_header X-CC-Status $cometchat_token_status;
+        proxy_set_header X-CC-Token $cometchat_auth_token;
+    }
+--- request eval
+[
+    "GET /_fake/reset",
+    "GET /_fake/set?ratelimit_on=create_token&retry_after=120&ratelimit_times=1",
+    "GET /t",
+    "GET /t",
+    "GET /t_other",
+    "GET /t",
+    "GET /_fake/stats",
+]
+--- more_headers
+Cookie: uid=rl_030
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200]
+--- response_headers eval
+["", "", "X-CC-Status: error", "X-CC-Status: error", "", "X-CC-Status: error", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/"ok":true/,
+    qr/^status=error token=\n\z/,
+    qr/^status=error token=\n\z/,
+    qr/^status=minted token=other_030_\w+\n\z/,
+    qr/^status=error token=\n\z/,
+    qr/^\{"calls":\{"create_user":1,"get_user":0,"update_user":0,"delete_user":0,"create_token":2,"list_tokens":0,"flush_tokens":0,"other":0,"total":3\},.*"users":\{"other_030":/s,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11: a 429 another host recorded in Redis holds here too
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+--- init
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:retry:ext_030',
+                        int(time()) + 120, 'PX', 120000);
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=ext_030
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["", "X-CC-Status: error", "X-CC-Status: error", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=error token=\n\z/,
+    qr/^status=error token=\n\z/,
+    qr/^\{"calls":\{[^}]*"total":0\}/,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: a CometChat failure other than 429 is not remembered: the next request mints
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+--- request eval
+[
+    "GET /_fake/reset",
+    "GET /_fake/set?fail_on=create_token&fail_status=500&fail_times=1",
+    "GET /t",
+    "GET /t",
+    "GET /t",
+    "GET /_fake/stats",
+]
+--- more_headers
+Cookie: uid=hal_030
+--- error_code eval
+[200, 200, 200, 200, 200, 200]
+--- response_headers eval
+["", "", "X-CC-Status: error", "X-CC-Status: minted", "X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/"ok":true/,
+    qr/^status=error token=\n\z/,
+    qr/^status=minted token=hal_030_\w+\n\z/,
+    qr/^status=hit token=hal_030_\w+\n\z/,
+    qr/^\{"calls":\{"create_user":1,.*"create_token":2,/,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: anonymous requests never reach the token cache
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+--- request eval
+["GET /_fake/reset", "GET /t", "GET /_fake/stats"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["", "X-CC-Status: anonymous", ""]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=anonymous token=\n\z/,
+    qr/^\{"calls":\{[^}]*"total":0\}/,
+]
+--- no_error_log
+[error]
+[alert]

@@ -1,0 +1,125 @@
+# vi:filetype=perl
+#
+# Non-blocking: with one worker and the fake delaying mints by 3 s, a
+# request for a user whose token is cached completes while another user's
+# mint is pending on the same worker. The fake's /_fake/race starts the
+# slow request, waits gap_ms, starts the fast one and reports the order in
+# which they completed (no timing is asserted).
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use CometChatEnv;
+use CometChatToken;
+
+no_shuffle();
+worker_connections(1024);
+timeout(30);
+workers(1);
+master_off();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (defined $block->config) {
+        $block->set_value('config', common_config() . $block->config);
+    }
+});
+
+add_response_body_check(\&check_tokens);
+
+redis_cmd('FLUSHDB');
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: Redis hit for one user while another user's mint is pending
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location = /race {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow1_045&cookie_fast=uid%3Dfast1_045&gap_ms=300&timeout=20;
+        proxy_read_timeout 30s;
+    }
+--- init
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
+                        'fast1-preset-token', 'EX', 600);
+--- request eval
+[
+    "GET /_fake/reset",
+    "GET /_fake/set?delay_ms=3000&delay_on=create_token,create_user",
+    "GET /race",
+    "GET /_fake/stats",
+]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/"ok":true/,
+    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast1-preset-token\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow1_045_\w+\\n")/s,
+    qr/^\{"calls":\{"create_user":1,.*"total":2\}/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: the same without Redis: a per-host cache hit is not held up by a pending mint
+--- config
+    location = /race {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow2_045&cookie_fast=uid%3Dfast2_045&gap_ms=300&timeout=20;
+        proxy_read_timeout 30s;
+    }
+--- request eval
+[
+    "GET /_fake/reset",
+    "GET /t",
+    "GET /_fake/set?delay_ms=3000&delay_on=create_token,create_user",
+    "GET /race",
+    "GET /_fake/stats",
+]
+--- more_headers
+Cookie: uid=fast2_045
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=minted token=fast2_045_\w+\n\z/,
+    qr/"ok":true/,
+    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast2_045_\w+\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow2_045_\w+\\n")/s,
+    qr/^\{"calls":\{"create_user":2,.*"total":4\}/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: an anonymous request is not held up by a pending mint either
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location = /race {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow3_045&gap_ms=300&timeout=20;
+        proxy_read_timeout 30s;
+    }
+--- request eval
+[
+    "GET /_fake/reset",
+    "GET /_fake/set?delay_ms=3000&delay_on=create_token,create_user",
+    "GET /race",
+]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/"ok":true/,
+    qr/^(?=.*"first":"fast")(?=.*"fast_body":"status=anonymous token=\\n")(?=.*"slow_body":"status=minted token=slow3_045_\w+\\n")/s,
+]
+--- no_error_log
+[error]
+[alert]
