@@ -21,6 +21,7 @@ $(SO): $(SRCS) config tools/build.sh
 
 deps:
 	tools/deps.sh
+	tools/deps-browser.sh
 
 test: deps
 	$(MAKE) all
