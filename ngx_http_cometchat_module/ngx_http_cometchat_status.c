@@ -110,7 +110,8 @@ ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ngx_http_cometchat_stats = ngx_slab_calloc(shpool,
-                               NGX_HTTP_COMETCHAT_STAT_N * sizeof(ngx_atomic_t));
+                                   NGX_HTTP_COMETCHAT_STAT_N
+                                   * sizeof(ngx_atomic_t));
     if (ngx_http_cometchat_stats == NULL) {
         return NGX_ERROR;
     }
