@@ -179,6 +179,7 @@ ngx_int_t ngx_http_cometchat_parse_source(ngx_conf_t *cf, ngx_str_t *value,
 #define NGX_HTTP_COMETCHAT_LOG_INTERVAL     10
 #define NGX_HTTP_COMETCHAT_LOG_CONFIG       4   /* bad api key, bad uid */
 #define NGX_HTTP_COMETCHAT_LOG_RATE_LIMIT   5
+#define NGX_HTTP_COMETCHAT_LOG_API_KEY      6   /* key rejected */
 #define NGX_HTTP_COMETCHAT_LOG_KINDS        16
 ngx_uint_t ngx_http_cometchat_log_allowed(ngx_uint_t kind);
 
@@ -192,8 +193,26 @@ void ngx_http_cometchat_stat_add(ngx_http_cometchat_stat_e stat,
 ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
 
 /* ngx_http_cometchat_json.c */
+#define NGX_HTTP_COMETCHAT_JSON_MAX     65536   /* bytes of JSON parsed */
+
 ngx_int_t ngx_http_cometchat_json_get(ngx_pool_t *pool, ngx_str_t *json,
     ngx_array_t *path, ngx_str_t *out, ngx_log_t *log);
+#define NGX_HTTP_COMETCHAT_JSON_ERR_LEN 256     /* json_find() err buffer */
+
+#define NGX_HTTP_COMETCHAT_JSON_STRING  1       /* json_find(): no numbers */
+
+/* as json_get, but an error is described in err instead of logged */
+ngx_int_t ngx_http_cometchat_json_find(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_array_t *path, ngx_uint_t flags, ngx_str_t *out, ngx_str_t *err);
+/* JSON string body (no quotes), also safe in HTML <script>; invalid UTF-8
+ * becomes U+FFFD; dst == NULL: returns the length needed */
+size_t ngx_http_cometchat_json_escape(u_char *dst, u_char *src, size_t size);
+/* the same without the HTML-safety escapes, for REST request bodies */
+size_t ngx_http_cometchat_json_escape_body(u_char *dst, u_char *src,
+    size_t size);
+/* bytes in the first max_chars UTF-8 characters of src */
+size_t ngx_http_cometchat_utf8_cut(u_char *src, size_t size,
+    size_t max_chars);
 
 /* ngx_http_cometchat_redis.c */
 typedef struct ngx_http_cometchat_redis_cmd_s  ngx_http_cometchat_redis_cmd_t;
@@ -246,6 +265,7 @@ typedef struct {
     ngx_uint_t                  user_created;
     time_t                      retry_after;    /* 429: no call before */
     ngx_str_t                   error;      /* for the log, no secrets */
+    ngx_uint_t                  logged;     /* error logged already */
 } ngx_http_cometchat_mint_result_t;
 
 typedef void (*ngx_http_cometchat_mint_handler_pt)(void *data,
@@ -282,6 +302,53 @@ ngx_int_t ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
 
 /* ngx_http_cometchat_filter.c */
 ngx_int_t ngx_http_cometchat_filter_init(ngx_conf_t *cf);
+
+/*
+ * ngx_http_cometchat_match.c: the streaming "</body>" matcher, free of
+ * nginx buffers so that tools/fuzz can drive it.  The snippet goes before
+ * the last "</body>" (any case) if at most NGX_HTTP_COMETCHAT_TAIL_MAX
+ * bytes follow it, so only that much is ever held back; otherwise, and
+ * when there is none, it is appended to a response that starts like an
+ * HTML document (NGX_HTTP_COMETCHAT_DOC_* below).
+ */
+#define NGX_HTTP_COMETCHAT_TAIL_MAX     32768
+#define NGX_HTTP_COMETCHAT_DOC_LIMIT    1024    /* bytes looked at */
+
+#define NGX_HTTP_COMETCHAT_DOC_UNKNOWN  0
+#define NGX_HTTP_COMETCHAT_DOC_YES      1
+#define NGX_HTTP_COMETCHAT_DOC_NO       2
+
+typedef struct {
+    off_t                       max_tail;
+    off_t                       held;       /* bytes held back */
+    off_t                       tail;       /* bytes after the candidate
+                                               "</body>"; -1: none */
+    off_t                       seen;       /* bytes of the response */
+    ngx_uint_t                  partial;    /* "</body" bytes ending it */
+    ngx_uint_t                  pcase;      /* their upper-case letters */
+    ngx_uint_t                  doc;        /* NGX_HTTP_COMETCHAT_DOC_* */
+    ngx_uint_t                  doc_state;
+    ngx_uint_t                  doc_len;
+    u_char                      doc_name[8];
+} ngx_http_cometchat_match_t;
+
+/* the bytes [start, end) of the buffer being matched; NULL on error */
+typedef u_char *(*ngx_http_cometchat_window_pt)(void *data, off_t start,
+    off_t end);
+
+typedef struct {
+    off_t                       release;    /* held bytes passed on first */
+    off_t                       pass;       /* then the buffer's first
+                                               bytes; the rest is held */
+} ngx_http_cometchat_step_t;
+
+void ngx_http_cometchat_match_init(ngx_http_cometchat_match_t *m,
+    off_t max_tail);
+ngx_int_t ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m,
+    off_t len, ngx_http_cometchat_window_pt window, void *data,
+    size_t wsize, ngx_http_cometchat_step_t *step);
+void ngx_http_cometchat_match_end(ngx_http_cometchat_match_t *m);
+u_char *ngx_http_cometchat_match_partial(ngx_http_cometchat_match_t *m);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_H_INCLUDED_ */

@@ -1,13 +1,618 @@
 
-/* PLACEHOLDER: the owner of this file replaces it. */
+/*
+ * yajl helpers: one field by dot path out of a JSON document, and JSON
+ * string escaping for the request bodies the module writes.
+ *
+ * The callback parser is used rather than the tree API: it never builds
+ * the document, keeps no recursion (a body of 64 KiB of "[" cannot blow
+ * the stack) and still validates the whole body.
+ */
 
 
 #include "ngx_http_cometchat.h"
+
+#include <yajl/yajl_parse.h>
+
+
+typedef struct {
+    ngx_pool_t                 *pool;
+    ngx_str_t                  *path;
+    ngx_uint_t                  npath;
+    ngx_uint_t                  flags;
+
+    ngx_uint_t                  depth;      /* open containers */
+    ngx_uint_t                  matched;    /* path components entered */
+    unsigned                    key_hit:1;  /* next value is path[matched] */
+    unsigned                    done:1;     /* found, or cannot be found */
+    unsigned                    found:1;
+    unsigned                    bad_type:1;
+    unsigned                    oom:1;
+
+    const char                 *type;       /* of a wrong-typed value */
+    u_char                     *value;
+    size_t                      len;
+} ngx_http_cometchat_json_ctx_t;
+
+
+static size_t ngx_http_cometchat_json_escape_str(u_char *dst, u_char *src,
+    size_t size, ngx_uint_t html);
+static size_t ngx_http_cometchat_utf8_next(u_char *p, u_char *last,
+    uint32_t *cp);
+static ngx_int_t ngx_http_cometchat_json_scalar(
+    ngx_http_cometchat_json_ctx_t *ctx, const char *type, const u_char *data,
+    size_t len);
+static int ngx_http_cometchat_json_null(void *data);
+static int ngx_http_cometchat_json_boolean(void *data, int b);
+static int ngx_http_cometchat_json_number(void *data, const char *s,
+    size_t len);
+static int ngx_http_cometchat_json_string(void *data, const unsigned char *s,
+    size_t len);
+static int ngx_http_cometchat_json_start_map(void *data);
+static int ngx_http_cometchat_json_map_key(void *data,
+    const unsigned char *key, size_t len);
+static int ngx_http_cometchat_json_start_array(void *data);
+static int ngx_http_cometchat_json_end(void *data);
+static void ngx_http_cometchat_json_path_text(ngx_array_t *path, u_char *buf,
+    size_t size, ngx_str_t *out);
+
+
+static yajl_callbacks  ngx_http_cometchat_json_callbacks = {
+    ngx_http_cometchat_json_null,
+    ngx_http_cometchat_json_boolean,
+    NULL,                                   /* integer: yajl_number wins */
+    NULL,                                   /* double */
+    ngx_http_cometchat_json_number,
+    ngx_http_cometchat_json_string,
+    ngx_http_cometchat_json_start_map,
+    ngx_http_cometchat_json_map_key,
+    ngx_http_cometchat_json_end,
+    ngx_http_cometchat_json_start_array,
+    ngx_http_cometchat_json_end
+};
 
 
 ngx_int_t
 ngx_http_cometchat_json_get(ngx_pool_t *pool, ngx_str_t *json,
     ngx_array_t *path, ngx_str_t *out, ngx_log_t *log)
 {
-    return NGX_ERROR;
+    u_char     buf[NGX_HTTP_COMETCHAT_JSON_ERR_LEN];
+    ngx_int_t  rc;
+    ngx_str_t  err;
+
+    err.data = buf;
+    err.len = sizeof(buf);
+
+    rc = ngx_http_cometchat_json_find(pool, json, path, 0, out, &err);
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, NGX_HTTP_COMETCHAT_LOG_PREFIX "%V",
+                      &err);
+    }
+
+    return rc;
+}
+
+
+/*
+ * As ngx_http_cometchat_json_get(), but an error is described in err
+ * (err->data: a buffer of err->len bytes; err->len: the text's length on
+ * return) instead of logged; NGX_HTTP_COMETCHAT_JSON_STRING in flags
+ * refuses numbers.
+ */
+
+ngx_int_t
+ngx_http_cometchat_json_find(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_array_t *path, ngx_uint_t flags, ngx_str_t *out, ngx_str_t *err)
+{
+    u_char                         *msg, *last, buf[256];
+    size_t                          n;
+    ngx_str_t                       where;
+    yajl_handle                     h;
+    yajl_status                     st;
+    ngx_http_cometchat_json_ctx_t   ctx;
+
+    last = err->data + err->len;
+    err->len = 0;
+
+    ngx_http_cometchat_json_path_text(path, buf, sizeof(buf), &where);
+
+    if (json->len > NGX_HTTP_COMETCHAT_JSON_MAX) {
+        err->len = ngx_slprintf(err->data, last,
+                                "JSON body of %uz bytes is over the %uz "
+                                "bytes limit, cannot read \"%V\"",
+                                json->len,
+                                (size_t) NGX_HTTP_COMETCHAT_JSON_MAX, &where)
+                   - err->data;
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&ctx, sizeof(ngx_http_cometchat_json_ctx_t));
+
+    ctx.pool = pool;
+    ctx.path = path->elts;
+    ctx.npath = path->nelts;
+    ctx.flags = flags;
+
+    h = yajl_alloc(&ngx_http_cometchat_json_callbacks, NULL, &ctx);
+    if (h == NULL) {
+        err->len = ngx_slprintf(err->data, last, "yajl_alloc() failed")
+                   - err->data;
+        return NGX_ERROR;
+    }
+
+    st = yajl_parse(h, json->data, json->len);
+
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    if (st != yajl_status_ok && ctx.oom) {
+        yajl_free(h);
+        err->len = ngx_slprintf(err->data, last, "out of memory reading \"%V\"",
+                                &where)
+                   - err->data;
+        return NGX_ERROR;
+    }
+
+    if (st != yajl_status_ok) {
+        msg = yajl_get_error(h, 0, json->data, json->len);
+
+        n = msg ? ngx_strlen(msg) : 0;
+
+        /* yajl ends its message with a newline */
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) {
+            n--;
+        }
+
+        err->len = ngx_slprintf(err->data, last,
+                                "cannot read \"%V\": invalid JSON: %*s",
+                                &where, n,
+                                msg ? msg : (u_char *) "unknown error")
+                   - err->data;
+
+        if (msg) {
+            yajl_free_error(h, msg);
+        }
+
+        yajl_free(h);
+
+        return NGX_ERROR;
+    }
+
+    yajl_free(h);
+
+    if (ctx.bad_type) {
+        err->len = ngx_slprintf(err->data, last,
+                                "JSON field \"%V\" is %s, not a string%s",
+                                &where, ctx.type,
+                                (flags & NGX_HTTP_COMETCHAT_JSON_STRING)
+                                ? "" : " or number")
+                   - err->data;
+        return NGX_ERROR;
+    }
+
+    if (!ctx.found) {
+        return NGX_DECLINED;
+    }
+
+    out->len = ctx.len;
+    out->data = ctx.value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Escapes a string for a JSON string literal; dst == NULL returns the
+ * length needed.  Beyond what JSON needs, "<", ">", "&", "'" and U+2028/9
+ * are escaped too, so the result is also safe inside an HTML <script>, and
+ * bytes that are not valid UTF-8 become U+FFFD, so the output always is
+ * valid JSON whatever the input.
+ */
+
+size_t
+ngx_http_cometchat_json_escape(u_char *dst, u_char *src, size_t size)
+{
+    return ngx_http_cometchat_json_escape_str(dst, src, size, 1);
+}
+
+
+/* the same for JSON that never meets HTML (REST request bodies): "<", ">",
+ * "&" and "'" stay as they are, which keeps long URLs short */
+
+size_t
+ngx_http_cometchat_json_escape_body(u_char *dst, u_char *src, size_t size)
+{
+    return ngx_http_cometchat_json_escape_str(dst, src, size, 0);
+}
+
+
+/* bytes of the first max_chars characters of a UTF-8 string; an invalid
+ * byte counts as one character (it becomes U+FFFD when escaped) */
+
+size_t
+ngx_http_cometchat_utf8_cut(u_char *src, size_t size, size_t max_chars)
+{
+    u_char    *p, *last;
+    size_t     n;
+    uint32_t   u;
+
+    p = src;
+    last = src + size;
+
+    while (p < last && max_chars) {
+        n = ngx_http_cometchat_utf8_next(p, last, &u);
+        p += n ? n : 1;
+        max_chars--;
+    }
+
+    return p - src;
+}
+
+
+static size_t
+ngx_http_cometchat_json_escape_str(u_char *dst, u_char *src, size_t size,
+    ngx_uint_t html)
+{
+    u_char    c, *p, *last;
+    size_t    len, n;
+    uint32_t  u;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    len = 0;
+    p = src;
+    last = src + size;
+
+    while (p < last) {
+        c = *p;
+
+        if (c < 0x80) {
+            p++;
+
+            switch (c) {
+            case '"':
+            case '\\':
+            case '\n':
+            case '\r':
+            case '\t':
+            case '\b':
+            case '\f':
+                n = 2;
+                break;
+
+            case '<':
+            case '>':
+            case '&':
+            case '\'':
+                n = html ? 6 : 1;
+                break;
+
+            default:
+                n = (c < 0x20 || c == 0x7f) ? 6 : 1;
+            }
+
+            if (dst) {
+                if (n == 1) {
+                    *dst++ = c;
+
+                } else if (n == 2) {
+                    *dst++ = '\\';
+                    *dst++ = (c == '\n') ? 'n' : (c == '\r') ? 'r'
+                             : (c == '\t') ? 't' : (c == '\b') ? 'b'
+                             : (c == '\f') ? 'f' : c;
+
+                } else {
+                    dst = ngx_cpymem(dst, "\\u00", 4);
+                    *dst++ = hex[c >> 4];
+                    *dst++ = hex[c & 0xf];
+                }
+            }
+
+            len += n;
+            continue;
+        }
+
+        n = ngx_http_cometchat_utf8_next(p, last, &u);
+
+        if (n == 0) {
+            /* an invalid byte: replace it and resynchronise after it */
+            p++;
+            len += 6;
+
+            if (dst) {
+                dst = ngx_cpymem(dst, "\\ufffd", 6);
+            }
+
+            continue;
+        }
+
+        if (u == 0x2028 || u == 0x2029) {
+            /* line terminators in JavaScript, not in JSON */
+            len += 6;
+
+            if (dst) {
+                dst = ngx_cpymem(dst, u == 0x2028 ? "\\u2028" : "\\u2029",
+                                 6);
+            }
+
+        } else {
+            len += n;
+
+            if (dst) {
+                dst = ngx_cpymem(dst, p, n);
+            }
+        }
+
+        p += n;
+    }
+
+    return len;
+}
+
+
+/*
+ * The length of the UTF-8 sequence at p, 0 if it is not valid: strict, no
+ * overlong forms, surrogates or code points above U+10FFFF.
+ */
+
+static size_t
+ngx_http_cometchat_utf8_next(u_char *p, u_char *last, uint32_t *cp)
+{
+    u_char    c;
+    size_t    n, i;
+    uint32_t  u, min;
+
+    c = *p;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        u = c & 0x1f;
+        min = 0x80;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        u = c & 0x0f;
+        min = 0x800;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        u = c & 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        u = (u << 6) | (p[i] & 0x3f);
+    }
+
+    if (u < min || u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+        return 0;
+    }
+
+    *cp = u;
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_http_cometchat_json_scalar(ngx_http_cometchat_json_ctx_t *ctx,
+    const char *type, const u_char *data, size_t len)
+{
+    /*
+     * a scalar value; it is the one asked for when it follows the last
+     * path component's key; after an earlier component the path runs
+     * through a scalar and does not exist
+     */
+
+    if (!ctx->key_hit) {
+        if (ctx->depth == 0) {
+            ctx->done = 1;      /* the document is not an object */
+        }
+
+        return NGX_OK;
+    }
+
+    ctx->key_hit = 0;
+    ctx->done = 1;
+
+    if (ctx->matched + 1 < ctx->npath) {
+        return NGX_OK;
+    }
+
+    if (type) {
+        ctx->bad_type = 1;
+        ctx->type = type;
+        return NGX_OK;
+    }
+
+    if (data == NULL) {
+        /* null: treated as absent */
+        return NGX_OK;
+    }
+
+    /* NUL-terminated for callers that need a C string */
+
+    ctx->value = ngx_pnalloc(ctx->pool, len + 1);
+    if (ctx->value == NULL) {
+        ctx->oom = 1;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->value, data, len);
+    ctx->value[len] = '\0';
+    ctx->len = len;
+    ctx->found = 1;
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_cometchat_json_null(void *data)
+{
+    return ngx_http_cometchat_json_scalar(data, NULL, NULL, 0) == NGX_OK;
+}
+
+
+static int
+ngx_http_cometchat_json_boolean(void *data, int b)
+{
+    return ngx_http_cometchat_json_scalar(data, "a boolean", NULL, 0)
+           == NGX_OK;
+}
+
+
+static int
+ngx_http_cometchat_json_number(void *data, const char *s, size_t len)
+{
+    ngx_http_cometchat_json_ctx_t *ctx = data;
+
+    return ngx_http_cometchat_json_scalar(ctx,
+                                  (ctx->flags & NGX_HTTP_COMETCHAT_JSON_STRING)
+                                  ? "a number" : NULL,
+                                  (u_char *) s, len)
+           == NGX_OK;
+}
+
+
+static int
+ngx_http_cometchat_json_string(void *data, const unsigned char *s, size_t len)
+{
+    /* an empty string is still a present value: "" */
+    return ngx_http_cometchat_json_scalar(data, NULL,
+                                         s ? (u_char *) s : (u_char *) "",
+                                         len)
+           == NGX_OK;
+}
+
+
+static int
+ngx_http_cometchat_json_start_map(void *data)
+{
+    ngx_http_cometchat_json_ctx_t *ctx = data;
+
+    if (ctx->key_hit) {
+        ctx->key_hit = 0;
+
+        if (ctx->matched + 1 < ctx->npath) {
+            ctx->matched++;
+
+        } else {
+            ctx->done = 1;
+            ctx->bad_type = 1;
+            ctx->type = "an object";
+        }
+    }
+
+    ctx->depth++;
+
+    return 1;
+}
+
+
+static int
+ngx_http_cometchat_json_map_key(void *data, const unsigned char *key,
+    size_t len)
+{
+    ngx_http_cometchat_json_ctx_t *ctx = data;
+
+    ngx_str_t  *want;
+
+    if (ctx->done || ctx->depth != ctx->matched + 1) {
+        return 1;
+    }
+
+    want = &ctx->path[ctx->matched];
+
+    /* the first of duplicate keys wins */
+
+    if (want->len == len && ngx_memcmp(want->data, key, len) == 0) {
+        ctx->key_hit = 1;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_http_cometchat_json_start_array(void *data)
+{
+    ngx_http_cometchat_json_ctx_t *ctx = data;
+
+    if (ctx->key_hit) {
+        ctx->key_hit = 0;
+        ctx->done = 1;
+
+        if (ctx->matched + 1 == ctx->npath) {
+            ctx->bad_type = 1;
+            ctx->type = "an array";
+        }
+
+    } else if (ctx->depth == 0) {
+        ctx->done = 1;
+    }
+
+    ctx->depth++;
+
+    return 1;
+}
+
+
+static int
+ngx_http_cometchat_json_end(void *data)
+{
+    ngx_http_cometchat_json_ctx_t *ctx = data;
+
+    ctx->depth--;
+
+    /* left the object the next component was looked for in: not there */
+
+    if (!ctx->done && ctx->depth < ctx->matched + 1) {
+        ctx->done = 1;
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_cometchat_json_path_text(ngx_array_t *path, u_char *buf,
+    size_t size, ngx_str_t *out)
+{
+    u_char      *p, *last;
+    ngx_str_t   *part;
+    ngx_uint_t   i;
+
+    p = buf;
+    last = buf + size;
+    part = path->elts;
+
+    for (i = 0; i < path->nelts; i++) {
+        if (i && p < last) {
+            *p++ = '.';
+        }
+
+        p = ngx_cpymem(p, part[i].data,
+                       ngx_min(part[i].len, (size_t) (last - p)));
+    }
+
+    out->data = buf;
+    out->len = p - buf;
 }

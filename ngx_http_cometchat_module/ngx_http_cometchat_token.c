@@ -1461,7 +1461,8 @@ ngx_http_cometchat_flight_mint_handler(void *data,
                           result->retry_after - now);
         }
 
-    } else if (ngx_http_cometchat_log_allowed(
+    } else if (!result->logged
+               && ngx_http_cometchat_log_allowed(
                                          NGX_HTTP_COMETCHAT_PART_COMETCHAT))
     {
         ngx_log_error(NGX_LOG_ERR, f->log, 0,
