@@ -23,20 +23,22 @@ deps:
 	tools/deps.sh
 	tools/deps-browser.sh
 
+# the suites twice: the distro nginx loading the .so, then nginx with the
+# module compiled in under ASan and UBSan
 test: deps
 	$(MAKE) all
 	tools/run-tests
+	$(MAKE) test-asan
 
 demo: deps
 	$(MAKE) all
 	tools/demo/run
 
-asan: deps
+asan:
 	tools/build-asan.sh $(B)/asan
 
 test-asan: asan
-	TEST_NGINX_BINARY=$(CURDIR)/$(B)/asan/nginx TEST_NGINX_LOAD_MODULES= \
-	    tools/run-tests
+	tools/run-asan-tests $(B)/asan
 
 fuzz:
 	tools/fuzz/run

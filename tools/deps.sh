@@ -8,11 +8,15 @@ pkgs=(
     # build
     make gcc clang libclang-rt-14-dev
     nginx nginx-dev libhiredis-dev libcurl4-openssl-dev libyajl-dev
+    # the static nginx with sanitizers (make asan)
+    libpcre2-dev zlib1g-dev libssl-dev
     # tests
     redis-server python3 curl ca-certificates wrk
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     libipc-run-perl liblist-moreutils-perl libwww-perl libhttp-message-perl
     liburi-perl
+    # benchmarks
+    valgrind
 )
 
 missing=()
