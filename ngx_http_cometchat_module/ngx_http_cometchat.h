@@ -195,13 +195,12 @@ ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
 /* ngx_http_cometchat_json.c */
 #define NGX_HTTP_COMETCHAT_JSON_MAX     65536   /* bytes of JSON parsed */
 
-ngx_int_t ngx_http_cometchat_json_get(ngx_pool_t *pool, ngx_str_t *json,
-    ngx_array_t *path, ngx_str_t *out, ngx_log_t *log);
 #define NGX_HTTP_COMETCHAT_JSON_ERR_LEN 256     /* json_find() err buffer */
 
 #define NGX_HTTP_COMETCHAT_JSON_STRING  1       /* json_find(): no numbers */
 
-/* as json_get, but an error is described in err instead of logged */
+/* a string or number by dot path; an error is described in err, not
+ * logged, so that callers can rate-limit it */
 ngx_int_t ngx_http_cometchat_json_find(ngx_pool_t *pool, ngx_str_t *json,
     ngx_array_t *path, ngx_uint_t flags, ngx_str_t *out, ngx_str_t *err);
 /* JSON string body (no quotes), also safe in HTML <script>; invalid UTF-8

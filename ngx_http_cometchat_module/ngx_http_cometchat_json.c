@@ -71,33 +71,13 @@ static yajl_callbacks  ngx_http_cometchat_json_callbacks = {
 };
 
 
-ngx_int_t
-ngx_http_cometchat_json_get(ngx_pool_t *pool, ngx_str_t *json,
-    ngx_array_t *path, ngx_str_t *out, ngx_log_t *log)
-{
-    u_char     buf[NGX_HTTP_COMETCHAT_JSON_ERR_LEN];
-    ngx_int_t  rc;
-    ngx_str_t  err;
-
-    err.data = buf;
-    err.len = sizeof(buf);
-
-    rc = ngx_http_cometchat_json_find(pool, json, path, 0, out, &err);
-
-    if (rc == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, log, 0, NGX_HTTP_COMETCHAT_LOG_PREFIX "%V",
-                      &err);
-    }
-
-    return rc;
-}
-
-
 /*
- * As ngx_http_cometchat_json_get(), but an error is described in err
- * (err->data: a buffer of err->len bytes; err->len: the text's length on
- * return) instead of logged; NGX_HTTP_COMETCHAT_JSON_STRING in flags
- * refuses numbers.
+ * The string or number at a dot path, copied into pool and NUL-terminated:
+ * NGX_OK; NGX_DECLINED when absent or null; NGX_ERROR for a body that is
+ * not JSON or a value of another type, described in err (err->data: a
+ * buffer of err->len bytes; err->len: the text's length on return), which
+ * names the path but never quotes the body.  NGX_HTTP_COMETCHAT_JSON_STRING
+ * in flags refuses numbers.
  */
 
 ngx_int_t

@@ -28,6 +28,7 @@ static char *ngx_http_cometchat_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cometchat_check_name(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_cometchat_check_key(u_char *p, u_char *last);
 
 static void *ngx_http_cometchat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cometchat_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -39,7 +40,7 @@ static ngx_int_t ngx_http_cometchat_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cometchat_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cometchat_exit_process(ngx_cycle_t *cycle);
 
-static ngx_int_t ngx_http_cometchat_uid_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_cometchat_token_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
@@ -243,12 +244,12 @@ ngx_module_t  ngx_http_cometchat_module = {
 static ngx_http_variable_t  ngx_http_cometchat_vars[] = {
 
     { ngx_string("cometchat_uid"), NULL,
-      ngx_http_cometchat_uid_variable,
+      ngx_http_cometchat_str_variable,
       offsetof(ngx_http_cometchat_ctx_t, uid),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("cometchat_auth_token"), NULL,
-      ngx_http_cometchat_uid_variable,
+      ngx_http_cometchat_str_variable,
       offsetof(ngx_http_cometchat_ctx_t, token),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
@@ -319,6 +320,13 @@ ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (value[1].len == 0) {
         return "is empty";
+    }
+
+    if (ngx_http_cometchat_check_key(value[1].data,
+                                     value[1].data + value[1].len)
+        != NGX_OK)
+    {
+        return "contains control characters";
     }
 
     cclcf->api_key = value[1];
@@ -419,11 +427,33 @@ ngx_http_cometchat_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_cometchat_check_key(p, last) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_key_file\": \"%V\" contains "
+                           "control characters", &path);
+        return NGX_CONF_ERROR;
+    }
+
     cclcf->api_key.data = p;
     cclcf->api_key.len = last - p;
     cclcf->api_key_file = path;
 
     return NGX_CONF_OK;
+}
+
+
+/* the key goes into an "apikey" request header line as it is */
+
+static ngx_int_t
+ngx_http_cometchat_check_key(u_char *p, u_char *last)
+{
+    for ( /* void */ ; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -717,9 +747,15 @@ ngx_http_cometchat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        /* a mistyped "password=" must not put the password in the log */
+
+        p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_redis\": invalid parameter \"%V\"",
-                           &value[i]);
+                           "\"cometchat_redis\": invalid parameter "
+                           "\"%*s%s\"",
+                           p ? (size_t) (p - value[i].data) : value[i].len,
+                           value[i].data, p ? "=..." : "");
         return NGX_CONF_ERROR;
     }
 
@@ -891,6 +927,16 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_msec_value(conf->api_timeout, prev->api_timeout, 5000);
+
+    /* curl takes 0 as no limit: a stalled CometChat would hold requests */
+
+    if (conf->api_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_timeout\" must be greater "
+                           "than 0");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_str_value(conf->session_uri, prev->session_uri, "");
 
     ngx_http_cometchat_merge_source(&conf->uid_src, &prev->uid_src,
@@ -1045,7 +1091,7 @@ ngx_http_cometchat_exit_process(ngx_cycle_t *cycle)
 
 
 static ngx_int_t
-ngx_http_cometchat_uid_variable(ngx_http_request_t *r,
+ngx_http_cometchat_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t                 *s;

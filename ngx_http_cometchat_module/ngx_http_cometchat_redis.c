@@ -17,7 +17,7 @@
  * For an error reply, value holds Redis' message; for a timeout or a lost
  * connection, value is NULL.  "Ready" means Redis answered the connection's
  * AUTH/SELECT (or PING).  Handlers are not called when the worker exits.
- * cometchat_redis_timeout 0 turns the timers off.
+ * cometchat_redis_timeout is never 0 (refused at configuration time).
  */
 
 
@@ -747,7 +747,7 @@ ngx_http_cometchat_redis_arm(ngx_http_cometchat_redis_t *rd)
         return;
     }
 
-    if (rd->ac == NULL || rd->timeout == 0) {
+    if (rd->ac == NULL) {
         goto none;
     }
 

@@ -78,7 +78,7 @@ static void ngx_http_cometchat_rest_forget(ngx_http_cometchat_rest_sock_t *sk,
     ngx_uint_t fd_gone);
 static void ngx_http_cometchat_rest_event_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_rest_timer_handler(ngx_event_t *ev);
-static void ngx_http_cometchat_rest_check(void);
+static void ngx_http_cometchat_rest_action(curl_socket_t s, int mask);
 static void ngx_http_cometchat_rest_done(ngx_http_cometchat_rest_call_t *call,
     CURLcode rc);
 static void ngx_http_cometchat_rest_free(ngx_http_cometchat_rest_call_t *call);
@@ -117,16 +117,17 @@ ngx_http_cometchat_rest_init_process(ngx_cycle_t *cycle)
 
     /*
      * workers are single-threaded processes: curl_global_init() cannot
-     * race here, and it runs once per worker, before any call
+     * race here, and it runs once per worker, before any call.  A worker
+     * without a REST client still serves pages, without chat.
      */
 
     rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       NGX_HTTP_COMETCHAT_LOG_PREFIX
                       "curl_global_init() failed: %s",
                       curl_easy_strerror(rc));
-        return NGX_ERROR;
+        return NGX_OK;
     }
 
     ngx_http_cometchat_rest_global = 1;
@@ -144,10 +145,10 @@ ngx_http_cometchat_rest_init_process(ngx_cycle_t *cycle)
 
     ngx_http_cometchat_rest_multi = curl_multi_init();
     if (ngx_http_cometchat_rest_multi == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       NGX_HTTP_COMETCHAT_LOG_PREFIX
                       "curl_multi_init() failed");
-        return NGX_ERROR;
+        return NGX_OK;
     }
 
     curl_multi_setopt(ngx_http_cometchat_rest_multi,
@@ -249,19 +250,14 @@ ngx_http_cometchat_rest_start(ngx_str_t *method, ngx_str_t *url,
     struct curl_slist               *hl;
     ngx_http_cometchat_rest_call_t  *call;
 
-    if (ngx_http_cometchat_rest_multi == NULL) {
-        ngx_log_error(NGX_LOG_ERR, log, 0, NGX_HTTP_COMETCHAT_LOG_PREFIX
-                      "CometChat REST client is not running in this worker");
-        return NULL;
-    }
+    /*
+     * no client when its start failed (logged then); the caller's error
+     * line, rate-limited, says that the call could not be started.  The
+     * key was checked for control characters at configuration time.
+     */
 
-    for (p = api_key->data; p < api_key->data + api_key->len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            ngx_log_error(NGX_LOG_ERR, log, 0, NGX_HTTP_COMETCHAT_LOG_PREFIX
-                          "the CometChat REST API key contains control "
-                          "characters");
-            return NULL;
-        }
+    if (ngx_http_cometchat_rest_multi == NULL) {
+        return NULL;
     }
 
     n = body ? body->len : 0;
@@ -345,6 +341,14 @@ ngx_http_cometchat_rest_start(ngx_str_t *method, ngx_str_t *url,
     curl_easy_setopt(easy, CURLOPT_VERBOSE, 0L);
 
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+
+    /*
+     * a call that times out or is cancelled while its name lookup runs
+     * would otherwise join the resolver thread, blocking the worker until
+     * getaddrinfo() returns; this leaves the thread to finish alone
+     */
+    curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
+
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) timeout);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -757,9 +761,7 @@ ngx_http_cometchat_rest_forget(ngx_http_cometchat_rest_sock_t *sk,
 static void
 ngx_http_cometchat_rest_event_handler(ngx_event_t *ev)
 {
-    int                              running;
     struct stat                      st;
-    CURLMcode                        rc;
     ngx_socket_t                     s;
     ngx_connection_t                *c;
     ngx_http_cometchat_rest_sock_t  *sk;
@@ -781,48 +783,38 @@ ngx_http_cometchat_rest_event_handler(ngx_event_t *ev)
 
     /* c may be freed by curl's close callback from here on */
 
-    rc = curl_multi_socket_action(ngx_http_cometchat_rest_multi, s,
-                                  ev->write ? CURL_CSELECT_OUT
-                                            : CURL_CSELECT_IN,
-                                  &running);
-    if (rc != CURLM_OK) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      NGX_HTTP_COMETCHAT_LOG_PREFIX
-                      "curl_multi_socket_action() failed: %s",
-                      curl_multi_strerror(rc));
-    }
-
-    ngx_http_cometchat_rest_check();
+    ngx_http_cometchat_rest_action(s, ev->write ? CURL_CSELECT_OUT
+                                                : CURL_CSELECT_IN);
 }
 
 
 static void
 ngx_http_cometchat_rest_timer_handler(ngx_event_t *ev)
 {
-    int        running;
-    CURLMcode  rc;
-
-    rc = curl_multi_socket_action(ngx_http_cometchat_rest_multi,
-                                  CURL_SOCKET_TIMEOUT, 0, &running);
-    if (rc != CURLM_OK) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      NGX_HTTP_COMETCHAT_LOG_PREFIX
-                      "curl_multi_socket_action() failed: %s",
-                      curl_multi_strerror(rc));
-    }
-
-    ngx_http_cometchat_rest_check();
+    ngx_http_cometchat_rest_action(CURL_SOCKET_TIMEOUT, 0);
 }
 
 
+/* lets curl act on a socket or a timeout, then ends the calls it finished */
+
 static void
-ngx_http_cometchat_rest_check(void)
+ngx_http_cometchat_rest_action(curl_socket_t s, int mask)
 {
-    int                              left;
+    int                              left, running;
     CURL                            *easy;
     CURLMsg                         *msg;
     CURLcode                         rc;
+    CURLMcode                        mrc;
     ngx_http_cometchat_rest_call_t  *call;
+
+    mrc = curl_multi_socket_action(ngx_http_cometchat_rest_multi, s, mask,
+                                   &running);
+    if (mrc != CURLM_OK) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      NGX_HTTP_COMETCHAT_LOG_PREFIX
+                      "curl_multi_socket_action() failed: %s",
+                      curl_multi_strerror(mrc));
+    }
 
     while (ngx_http_cometchat_rest_multi
            && (msg = curl_multi_info_read(ngx_http_cometchat_rest_multi,

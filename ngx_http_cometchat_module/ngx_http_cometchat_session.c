@@ -42,7 +42,6 @@ static void ngx_http_cometchat_log_ignored(ngx_http_request_t *r,
     ngx_http_cometchat_source_t *src, const char *why);
 static ngx_uint_t ngx_http_cometchat_needs_body(
     ngx_http_cometchat_loc_conf_t *lcf);
-static void ngx_http_cometchat_clean_name(ngx_str_t *name);
 static void ngx_http_cometchat_escape_value(ngx_http_request_t *r,
     ngx_str_t *value, ngx_str_t *out);
 static ngx_int_t ngx_http_cometchat_lookup(ngx_http_request_t *r,
@@ -487,7 +486,9 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
     }
 
     if (rc == NGX_OK) {
-        ngx_http_cometchat_clean_name(&name);
+        /* the mint trims it and falls back to the uid; only bound it here */
+        name.len = ngx_http_cometchat_utf8_cut(name.data, name.len,
+                                               NGX_HTTP_COMETCHAT_NAME_MAX);
 
     } else {
         if (rc == NGX_ABORT) {
@@ -496,10 +497,6 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
         }
 
         ngx_str_null(&name);
-    }
-
-    if (name.len == 0) {
-        name = uid;
     }
 
     rc = ngx_http_cometchat_get_field(r, lcf, &lcf->avatar_src, &avatar,
@@ -546,8 +543,9 @@ ngx_http_cometchat_get_field(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_source_t *src,
     ngx_str_t *out, const char **why)
 {
+    u_char                     buf[NGX_HTTP_COMETCHAT_JSON_ERR_LEN], *p;
     ngx_int_t                  rc;
-    ngx_str_t                  body, value, *found;
+    ngx_str_t                  body, value, err, *found;
     ngx_uint_t                 i;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *ce;
@@ -635,8 +633,11 @@ ngx_http_cometchat_get_field(ngx_http_request_t *r,
         return NGX_ABORT;
     }
 
-    rc = ngx_http_cometchat_json_get(r->pool, &body, src->path, &value,
-                                     r->connection->log);
+    err.data = buf;
+    err.len = sizeof(buf) - 1;
+
+    rc = ngx_http_cometchat_json_find(r->pool, &body, src->path, 0, &value,
+                                      &err);
 
     if (rc == NGX_OK) {
         if (value.len == 0) {
@@ -652,8 +653,18 @@ ngx_http_cometchat_get_field(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    *why = "the body is not valid JSON, or the value is not a string or "
-           "a number";
+    /*
+     * told in the caller's rate-limited line: an application that answers
+     * every request with a bad body must not flood the log
+     */
+
+    p = ngx_pnalloc(r->pool, err.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(p, err.data, err.len) = '\0';
+    *why = (const char *) p;
 
     return NGX_ABORT;
 }
@@ -683,40 +694,6 @@ ngx_http_cometchat_needs_body(ngx_http_cometchat_loc_conf_t *lcf)
     return lcf->uid_src.type == NGX_HTTP_COMETCHAT_SRC_JSON
            || lcf->name_src.type == NGX_HTTP_COMETCHAT_SRC_JSON
            || lcf->avatar_src.type == NGX_HTTP_COMETCHAT_SRC_JSON;
-}
-
-
-/*
- * CometChat takes names of at most 100 UTF-8 characters: cut at a
- * character boundary, and at the first byte that is not UTF-8
- */
-
-static void
-ngx_http_cometchat_clean_name(ngx_str_t *name)
-{
-    u_char      *p, *next, *last;
-    ngx_uint_t   n;
-
-    p = name->data;
-    last = p + name->len;
-
-    for (n = 0; p < last && n < NGX_HTTP_COMETCHAT_NAME_MAX; n++) {
-
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-
-        next = p;
-
-        if (ngx_utf8_decode(&next, last - p) > 0x10ffff) {
-            break;
-        }
-
-        p = next;
-    }
-
-    name->len = p - name->data;
 }
 
 

@@ -96,8 +96,7 @@ typedef struct {
     ngx_str_t                       lock_value;
 
     ngx_uint_t                      state;
-    ngx_uint_t                      op;         /* bumped by each callback */
-    ngx_http_cometchat_redis_cmd_t *cmd;
+    ngx_http_cometchat_redis_cmd_t *cmd;        /* the reply awaited */
     ngx_http_cometchat_mint_t      *mint;
 
     ngx_event_t                     poll_ev;
@@ -158,6 +157,8 @@ static ngx_int_t ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_flight_t *f,
     ngx_uint_t joined);
 static void ngx_http_cometchat_flight_start(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_flight_get(ngx_http_cometchat_flight_t *f,
+    ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler);
 static void ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
 static void ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f);
@@ -935,32 +936,32 @@ ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
 static void
 ngx_http_cometchat_flight_start(ngx_http_cometchat_flight_t *f)
 {
-    ngx_uint_t                       op;
-    ngx_str_t                        args[2];
-    ngx_http_cometchat_redis_cmd_t  *cmd;
-
     if (!ngx_http_cometchat_redis_configured()) {
         ngx_http_cometchat_flight_local(f);
         return;
     }
 
+    ngx_http_cometchat_flight_get(f, NGX_HTTP_COMETCHAT_FLIGHT_GET,
+                                  ngx_http_cometchat_flight_get_handler);
+}
+
+
+/* GET the token key; when Redis cannot take it, the per-host zone answers */
+
+static void
+ngx_http_cometchat_flight_get(ngx_http_cometchat_flight_t *f,
+    ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler)
+{
+    ngx_str_t  args[2];
+
     ngx_str_set(&args[0], "GET");
     args[1] = f->token_key;
 
-    f->state = NGX_HTTP_COMETCHAT_FLIGHT_GET;
-    op = ++f->op;
+    f->state = state;
 
-    cmd = ngx_http_cometchat_token_redis(f,
-                                         ngx_http_cometchat_flight_get_handler,
-                                         2, args);
-    if (cmd == NULL) {
+    if (ngx_http_cometchat_token_redis(f, handler, 2, args) == NULL) {
         ngx_http_cometchat_flight_redis_error(f, "unavailable");
         ngx_http_cometchat_flight_local(f);
-        return;
-    }
-
-    if (f->op == op) {
-        f->cmd = cmd;
     }
 }
 
@@ -978,7 +979,6 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
     ngx_uint_t  lrc;
 
     f->cmd = NULL;
-    f->op++;
 
     if (rc == NGX_OK && value->len
         && value->len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
@@ -1048,10 +1048,8 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
 static void
 ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f)
 {
-    u_char                           buf[NGX_INT_T_LEN];
-    ngx_uint_t                       op;
-    ngx_str_t                        args[6];
-    ngx_http_cometchat_redis_cmd_t  *cmd;
+    u_char     buf[NGX_INT_T_LEN];
+    ngx_str_t  args[6];
 
     ngx_str_set(&args[0], "SET");
     args[1] = f->lock_key;
@@ -1063,19 +1061,14 @@ ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f)
                   - buf;
 
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_LOCK;
-    op = ++f->op;
 
-    cmd = ngx_http_cometchat_token_redis(f,
-                                         ngx_http_cometchat_flight_lock_handler,
-                                         6, args);
-    if (cmd == NULL) {
+    if (ngx_http_cometchat_token_redis(f,
+                                       ngx_http_cometchat_flight_lock_handler,
+                                       6, args)
+        == NULL)
+    {
         ngx_http_cometchat_flight_redis_error(f, "unavailable");
         ngx_http_cometchat_flight_local(f);
-        return;
-    }
-
-    if (f->op == op) {
-        f->cmd = cmd;
     }
 }
 
@@ -1087,7 +1080,6 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
     ngx_http_cometchat_flight_t *f = data;
 
     f->cmd = NULL;
-    f->op++;
 
     switch (rc) {
 
@@ -1120,26 +1112,19 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
 static void
 ngx_http_cometchat_flight_check_retry(ngx_http_cometchat_flight_t *f)
 {
-    ngx_uint_t                       op;
-    ngx_str_t                        args[2];
-    ngx_http_cometchat_redis_cmd_t  *cmd;
+    ngx_str_t  args[2];
 
     ngx_str_set(&args[0], "GET");
     args[1] = f->retry_key;
 
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_RETRY;
-    op = ++f->op;
 
-    cmd = ngx_http_cometchat_token_redis(f,
-                                        ngx_http_cometchat_flight_retry_handler,
-                                        2, args);
-    if (cmd == NULL) {
+    if (ngx_http_cometchat_token_redis(f,
+                                       ngx_http_cometchat_flight_retry_handler,
+                                       2, args)
+        == NULL)
+    {
         ngx_http_cometchat_flight_mint(f);
-        return;
-    }
-
-    if (f->op == op) {
-        f->cmd = cmd;
     }
 }
 
@@ -1153,7 +1138,6 @@ ngx_http_cometchat_flight_retry_handler(void *data, ngx_int_t rc,
     time_t  retry;
 
     f->cmd = NULL;
-    f->op++;
 
     if (rc == NGX_OK) {
         retry = ngx_atotm(value->data, value->len);
@@ -1203,10 +1187,7 @@ ngx_http_cometchat_flight_poll(ngx_http_cometchat_flight_t *f,
 static void
 ngx_http_cometchat_flight_poll_handler(ngx_event_t *ev)
 {
-    ngx_uint_t                       op;
-    ngx_str_t                        args[2];
-    ngx_http_cometchat_flight_t     *f;
-    ngx_http_cometchat_redis_cmd_t  *cmd;
+    ngx_http_cometchat_flight_t  *f;
 
     f = (ngx_http_cometchat_flight_t *)
             ((u_char *) ev - offsetof(ngx_http_cometchat_flight_t, poll_ev));
@@ -1233,24 +1214,8 @@ ngx_http_cometchat_flight_poll_handler(ngx_event_t *ev)
         return;
     }
 
-    ngx_str_set(&args[0], "GET");
-    args[1] = f->token_key;
-
-    f->state = NGX_HTTP_COMETCHAT_FLIGHT_POLL_GET;
-    op = ++f->op;
-
-    cmd = ngx_http_cometchat_token_redis(f,
-                                     ngx_http_cometchat_flight_poll_get_handler,
-                                     2, args);
-    if (cmd == NULL) {
-        ngx_http_cometchat_flight_redis_error(f, "unavailable");
-        ngx_http_cometchat_flight_local(f);
-        return;
-    }
-
-    if (f->op == op) {
-        f->cmd = cmd;
-    }
+    ngx_http_cometchat_flight_get(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL_GET,
+                                  ngx_http_cometchat_flight_poll_get_handler);
 }
 
 
@@ -1261,7 +1226,6 @@ ngx_http_cometchat_flight_poll_get_handler(void *data, ngx_int_t rc,
     ngx_http_cometchat_flight_t *f = data;
 
     f->cmd = NULL;
-    f->op++;
 
     if (rc == NGX_OK && value->len
         && value->len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
@@ -1350,25 +1314,18 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
 static void
 ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f)
 {
-    ngx_uint_t                  op;
     ngx_http_cometchat_mint_t  *mint;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                    "cometchat token: minting for \"%V\"", &f->uid);
 
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_MINT;
-    op = ++f->op;
 
     mint = ngx_http_cometchat_mint_start(f->lcf, &f->uid, &f->name,
                                          &f->avatar,
                                          ngx_http_cometchat_flight_mint_handler,
                                          f, f->log);
     if (mint == NULL) {
-        if (f->op != op) {
-            /* answered already */
-            return;
-        }
-
         ngx_http_cometchat_flight_unlock(f);
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
                                          NGX_HTTP_COMETCHAT_PART_COMETCHAT,
@@ -1376,9 +1333,9 @@ ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f)
         return;
     }
 
-    if (f->op == op) {
-        f->mint = mint;
-    }
+    /* its handler never runs from inside mint_start() */
+
+    f->mint = mint;
 }
 
 
@@ -1393,7 +1350,6 @@ ngx_http_cometchat_flight_mint_handler(void *data,
     ngx_str_t  args[5];
 
     f->mint = NULL;
-    f->op++;
 
     now = ngx_time();
 
@@ -1630,8 +1586,6 @@ ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev)
 static void
 ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f)
 {
-    f->op++;
-
     if (f->cmd) {
         ngx_http_cometchat_redis_cancel(f->cmd);
         f->cmd = NULL;
@@ -1665,7 +1619,11 @@ ngx_http_cometchat_flight_redis_error(ngx_http_cometchat_flight_t *f,
 }
 
 
-/* f == NULL: nobody waits for the reply */
+/*
+ * f == NULL: nobody waits for the reply; else the flight waits for it in
+ * f->cmd, which is set before the handler can run (never from inside
+ * ngx_http_cometchat_redis_command())
+ */
 
 static ngx_http_cometchat_redis_cmd_t *
 ngx_http_cometchat_token_redis(ngx_http_cometchat_flight_t *f,
@@ -1690,8 +1648,10 @@ ngx_http_cometchat_token_redis(ngx_http_cometchat_flight_t *f,
                    argc, argv, argvlen);
     }
 
-    return ngx_http_cometchat_redis_command(h, f, f->log, argc, argv,
-                                            argvlen);
+    f->cmd = ngx_http_cometchat_redis_command(h, f, f->log, argc, argv,
+                                              argvlen);
+
+    return f->cmd;
 }
 
 

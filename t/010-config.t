@@ -220,7 +220,7 @@ file-rest-key-123
     location = /t { return 204; }
 --- must_die
 --- error_log
-"cometchat_redis": invalid parameter "database=2"
+"cometchat_redis": invalid parameter "database=..."
 
 
 
@@ -351,3 +351,37 @@ invalid value "yes" in "cometchat" directive, it must be "on" or "off"
 --- must_die
 --- error_log
 "cometchat_redis_timeout" must be greater than 0
+
+
+
+=== TEST 27: a zero CometChat timeout is refused: curl would wait forever
+--- config
+    cometchat_api_timeout 0;
+    location = /t { return 204; }
+--- must_die
+--- error_log
+"cometchat_api_timeout" must be greater than 0
+
+
+
+=== TEST 28: a mistyped Redis password parameter does not show its value
+--- http_config
+    cometchat_redis 127.0.0.1:6379 pasword=s3cret-redis-pass;
+--- config
+    location = /t { return 204; }
+--- must_die
+--- error_log
+"cometchat_redis": invalid parameter "pasword=..."
+--- no_error_log
+s3cret-redis-pass
+
+
+
+=== TEST 29: a REST API key with a control character is refused at load
+The key goes into a request header line as it is.
+--- config
+    cometchat_api_key "abc\tdef";
+    location = /t { return 204; }
+--- must_die
+--- error_log
+"cometchat_api_key" directive contains control characters

@@ -503,7 +503,7 @@ X-CC-Status: error
 --- response_body
 page
 --- error_log
-cometchat: session check failed: no user id (json:id) in the response from "/_whoami": the body is not valid JSON
+cometchat: session check failed: no user id (json:id) in the response from "/_whoami": cannot read "id": invalid JSON: lexical error: invalid char in json text.
 
 
 
@@ -572,8 +572,7 @@ X-CC-Status: error
 --- response_body
 page
 --- error_log
-cometchat: JSON field "id" is an object, not a string or number
-cometchat: session check failed: no user id (json:id) in the response from "/_whoami": the body is not valid JSON, or the value is not a string or a number
+cometchat: session check failed: no user id (json:id) in the response from "/_whoami": JSON field "id" is an object, not a string or number
 
 
 
@@ -596,7 +595,7 @@ X-CC-Status: error
 --- response_body
 page
 --- error_log
-cometchat: session check failed: no user id (json:id) in the response from "/_whoami": the body is not valid JSON, or the value is not a string or a number
+cometchat: session check failed: no user id (json:id) in the response from "/_whoami": JSON field "id" is a boolean, not a string or number
 
 
 
@@ -1157,3 +1156,31 @@ X-CC-Status: hit
 page
 --- no_error_log
 [error]
+
+
+
+=== TEST 42: a session that answers every request with HTML does not flood the log
+The JSON error is told in the session error line, which is rate-limited:
+three requests, one line.
+--- config
+    location = /page.txt {
+        cometchat on;
+        cometchat_session /_whoami;
+        cometchat_session_uid json:id;
+    }
+    location = /_whoami {
+        internal;
+        default_type text/html;
+        return 200 '<html><body>Sign in</body></html>';
+    }
+    location = /fan {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fpage.txt&n=3&conns=1&timeout=10;
+    }
+--- request
+GET /fan
+--- response_body_like eval
+qr/"statuses":\{"200":3\},"distinct_bodies":1,"bodies_sample":\["page\\n"\],"errors":0/
+--- grep_error_log eval
+qr/\[error\].*/
+--- grep_error_log_out eval
+qr/\A\[error\] [^\n]* cometchat: session check failed: no user id \(json:id\) in the response from "\/_whoami": cannot read "id": invalid JSON: lexical error: invalid char in json text\.[^\n]*\n\z/

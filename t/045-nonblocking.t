@@ -5,11 +5,16 @@
 # mint is pending on the same worker. The fake's /_fake/race starts the
 # slow request, waits gap_ms, starts the fast one and reports the order in
 # which they completed (no timing is asserted).
+#
+# TEST 4 loads t/lib/slowdns.c (LD_PRELOAD) so that getaddrinfo() of
+# *.slowdns.test stalls for 10 s, as a dead DNS server would: a CometChat
+# call that times out during its name lookup must not wait for the lookup.
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CometChatEnv;
 use CometChatToken;
+use File::Temp ();
 
 no_shuffle();
 worker_connections(1024);
@@ -28,6 +33,24 @@ add_block_preprocessor(sub {
 add_response_body_check(\&check_tokens);
 
 redis_cmd('FLUSHDB');
+
+our $SlowDns;
+
+{
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+
+    if (system('cc', '-shared', '-fPIC', '-o', "$dir/slowdns.so",
+               't/lib/slowdns.c', '-ldl') == 0)
+    {
+        $SlowDns = "$dir/slowdns.so";
+        $ENV{LD_PRELOAD} = $SlowDns;
+        $ENV{SLOWDNS_SECONDS} = 10;
+
+        # an ASan build of nginx wants its runtime first otherwise
+        $ENV{ASAN_OPTIONS} = join ':', grep { defined && length }
+                             $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0';
+    }
+}
 
 run_tests();
 
@@ -122,4 +145,35 @@ Cookie: uid=fast2_045
 ]
 --- no_error_log
 [error]
+[alert]
+
+
+
+=== TEST 4: a name lookup that outlives cometchat_api_timeout does not hold the worker
+With curl's default, a call that times out while its resolver thread still
+runs joins that thread: the worker would wait the 10 s for getaddrinfo().
+--- skip_eval: 5: !$main::SlowDns
+--- config
+    location = /s {
+        cometchat on;
+        cometchat_session /_whoami;
+        cometchat_api_url http://api.slowdns.test:$TEST_NGINX_FAKE_PORT/v3;
+        cometchat_api_timeout 300ms;
+        proxy_pass http://127.0.0.1:$server_port/_echo;
+        proxy_set_header X-CC-Status $cometchat_token_status;
+        add_header X-CC-Status $cometchat_token_status always;
+    }
+--- more_headers
+Cookie: uid=slowdns1_045
+--- request
+GET /s
+--- timeout: 5
+--- error_code: 200
+--- response_headers
+X-CC-Status: error
+--- response_body
+status=error token=
+--- error_log
+CometChat "create auth token" call for uid "slowdns1_045" failed: timed out
+--- no_error_log
 [alert]
