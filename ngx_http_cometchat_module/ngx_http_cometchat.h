@@ -316,6 +316,8 @@ ngx_int_t ngx_http_cometchat_filter_init(ngx_conf_t *cf);
 #define NGX_HTTP_COMETCHAT_DOC_UNKNOWN  0
 #define NGX_HTTP_COMETCHAT_DOC_YES      1
 #define NGX_HTTP_COMETCHAT_DOC_NO       2
+#define NGX_HTTP_COMETCHAT_DOC_LATER    3   /* the caller checks it with
+                                               ..._match_doc() if needed */
 
 typedef struct {
     off_t                       max_tail;
@@ -347,6 +349,8 @@ ngx_int_t ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m,
     off_t len, ngx_http_cometchat_window_pt window, void *data,
     size_t wsize, ngx_http_cometchat_step_t *step);
 void ngx_http_cometchat_match_end(ngx_http_cometchat_match_t *m);
+void ngx_http_cometchat_match_doc(ngx_http_cometchat_match_t *m, u_char *p,
+    size_t len);
 u_char *ngx_http_cometchat_match_partial(ngx_http_cometchat_match_t *m);
 
 

@@ -1,12 +1,1555 @@
 
-/* PLACEHOLDER: the owner of this file replaces it. */
+/*
+ * ngx_http_cometchat_module: header and body filters that put the widget
+ * snippet into HTML pages.
+ *
+ * The header filter decides once per response.  Responses it leaves
+ * alone go through both filters untouched, with no copy.  For the others
+ * it renders the snippet once, makes the response private to shared
+ * caches and sets up the body filter's state (ctx->inject).
+ *
+ * The body filter streams: ngx_http_cometchat_match.c decides, buffer by
+ * buffer, what may be passed on and what must be held back (at most a
+ * "</body>" and the NGX_HTTP_COMETCHAT_TAIL_MAX bytes after it, plus the
+ * six bytes that may begin one).  Data passed on is the input buffer
+ * itself, or a shadow of its first part, or a part of its file; held
+ * bytes are copied into a bounded set of chunks, so producers get their
+ * buffers back (a non-buffered upstream could not go on otherwise).  When
+ * every chunk is in flight the filter stops taking input and asks for a
+ * flush, as gzip does, so memory per request stays bounded whatever the
+ * page size.  Held bytes that may begin a "</body>" are kept as a count
+ * and a case mask, not copied.
+ */
 
 
 #include "ngx_http_cometchat.h"
 
 
+/* in c->buffered: input waits for chunks (0x10, 0x20 are write, gzip) */
+#define NGX_HTTP_COMETCHAT_BUFFERED     0x80
+
+/*
+ * 1 KB: small allocations from the request pool (no malloc()), and the
+ * usual held tail, "</body>\n</html>\n", fits the first chunk and the
+ * usual last "</body>" the first window
+ */
+#define NGX_HTTP_COMETCHAT_CHUNK        1024
+#define NGX_HTTP_COMETCHAT_CHUNKS                                            \
+    ((NGX_HTTP_COMETCHAT_TAIL_MAX + 7 + NGX_HTTP_COMETCHAT_CHUNK - 1)       \
+     / NGX_HTTP_COMETCHAT_CHUNK + 2)
+#define NGX_HTTP_COMETCHAT_WINDOW       1024
+#define NGX_HTTP_COMETCHAT_NONCE_MAX    256
+
+
+struct ngx_http_cometchat_inject_s {
+    ngx_str_t                    snippet;
+    ngx_http_cometchat_match_t   match;
+
+    ngx_chain_t                 *in;        /* input not done yet */
+    ngx_chain_t                 *held;      /* chunks: "</body>" and tail */
+    ngx_chain_t                 *out;
+    ngx_chain_t                **last_out;
+    ngx_chain_t                 *out_tail;  /* the last link of out */
+    ngx_chain_t                 *busy;
+    ngx_chain_t                 *free;      /* chunks */
+    ngx_chain_t                 *free_bufs; /* shadows, file parts, ... */
+    ngx_uint_t                   chunks;
+
+    /* the input buffer ij->in->buf once matched */
+    off_t                        size;
+    off_t                        pass;
+    u_char                      *pos;       /* its data, or */
+    off_t                        file_pos;  /* its file part */
+    off_t                        copy;      /* next byte to hold */
+    u_char                      *partial;   /* "</body" bytes to hold */
+    size_t                       partial_len;
+
+    ngx_file_t                  *doc_file;  /* where the response starts, */
+    off_t                        doc_pos;   /* for a document check put off */
+
+    ngx_buf_t                   *buf;       /* for the window */
+    u_char                      *window;
+    off_t                        window_start;  /* what it holds of */
+    off_t                        window_end;    /* the file buffer */
+
+    unsigned                     stepped:1;
+    unsigned                     as_is:1;
+    unsigned                     done:1;
+    unsigned                     overdraft:1;
+};
+
+
+static ngx_int_t ngx_http_cometchat_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cometchat_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+static ngx_int_t ngx_http_cometchat_process(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij);
+static ngx_int_t ngx_http_cometchat_step(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
+static ngx_int_t ngx_http_cometchat_copy(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
+static ngx_int_t ngx_http_cometchat_pass(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_chain_t *in);
+static ngx_int_t ngx_http_cometchat_end(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij);
+static ngx_int_t ngx_http_cometchat_flush(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_uint_t last);
+static u_char *ngx_http_cometchat_window(void *data, off_t start, off_t end);
+static void ngx_http_cometchat_trim(ngx_http_cometchat_inject_t *ij,
+    size_t n);
+static void ngx_http_cometchat_release(ngx_http_cometchat_inject_t *ij);
+static ngx_int_t ngx_http_cometchat_out_static(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, u_char *data, size_t len);
+static ngx_buf_t *ngx_http_cometchat_out_buf(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij);
+static void ngx_http_cometchat_update(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij);
+
+static void ngx_http_cometchat_csp_nonce(ngx_http_request_t *r,
+    ngx_str_t *nonce);
+static ngx_uint_t ngx_http_cometchat_policy_nonce(u_char *p, u_char *last,
+    ngx_str_t *nonce);
+static ngx_int_t ngx_http_cometchat_private(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cometchat_etag(ngx_http_request_t *r,
+    ngx_str_t *snippet);
+static ngx_uint_t ngx_http_cometchat_if_none_match(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_cometchat_encoded(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_cometchat_header_is(ngx_table_elt_t *h,
+    char *name);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* buffers this filter owns: chunks, and headers it may reuse */
+static u_char  ngx_http_cometchat_chunk_tag;
+static u_char  ngx_http_cometchat_buf_tag;
+
+
 ngx_int_t
 ngx_http_cometchat_filter_init(ngx_conf_t *cf)
 {
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_cometchat_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_cometchat_body_filter;
+
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cometchat_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                       nonce;
+    ngx_http_cometchat_ctx_t       *ctx;
+    ngx_http_cometchat_inject_t    *ij;
+    ngx_http_cometchat_loc_conf_t  *lcf;
+
+    if (r != r->main
+        || r->headers_out.status != NGX_HTTP_OK
+        || r->header_only
+        || (r->method & NGX_HTTP_HEAD)
+        || r->headers_out.content_length_n == 0
+        || (r->headers_out.content_encoding
+            && r->headers_out.content_encoding->value.len))
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cometchat_module);
+
+    if (!lcf->enable || !lcf->inject || lcf->snippet == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_cometchat_get_ctx(r);
+
+    if (ctx == NULL
+        || !ctx->done
+        || (ctx->token_status != NGX_HTTP_COMETCHAT_TOKEN_HIT
+            && ctx->token_status != NGX_HTTP_COMETCHAT_TOKEN_MINTED)
+        || ctx->token.len == 0)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_test_content_type(r, &lcf->types) == NULL
+        || ngx_http_cometchat_encoded(r))
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ij = ngx_pcalloc(r->pool, sizeof(ngx_http_cometchat_inject_t));
+    if (ij == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_cometchat_csp_nonce(r, &nonce);
+
+    switch (ngx_http_cometchat_snippet_render(r, lcf, ctx, &nonce,
+                                              &ij->snippet))
+    {
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return ngx_http_next_header_filter(r);
+
+    default:
+        return NGX_ERROR;
+    }
+
+    ngx_http_cometchat_match_init(&ij->match, NGX_HTTP_COMETCHAT_TAIL_MAX);
+    ij->last_out = &ij->out;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: snippet %uz bytes, nonce \"%V\", "
+                   "uid \"%V\"", ij->snippet.len, &nonce, &ctx->uid);
+
+    /* as sub_filter does, and private: the page now holds a token */
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+
+    if (ngx_http_cometchat_private(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_cometchat_etag(r, &ij->snippet) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_cometchat_if_none_match(r)) {
+
+        /* the browser has this very page, snippet included */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "cometchat inject: not modified");
+
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+        r->headers_out.status_line.len = 0;
+        r->headers_out.content_type.len = 0;
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->inject = ij;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_cometchat_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_int_t                     rc, orc;
+    ngx_connection_t             *c;
+    ngx_http_cometchat_ctx_t     *ctx;
+    ngx_http_cometchat_inject_t  *ij;
+
+    if (r != r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cometchat_module);
+
+    if (ctx == NULL || ctx->inject == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    ij = ctx->inject;
+    c = r->connection;
+
+    if (ij->done && ij->in == NULL) {
+        rc = ngx_http_next_body_filter(r, in);
+
+        if (ij->busy) {
+            ngx_http_cometchat_update(r, ij);
+        }
+
+        return rc;
+    }
+
+    if (in && ngx_chain_add_copy(r->pool, &ij->in, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        rc = ngx_http_cometchat_process(r, ij);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_AGAIN) {
+            /* chunks in flight come back only once sent */
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "cometchat inject: out of chunks, flush");
+
+            if (ngx_http_cometchat_flush(r, ij, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        orc = ngx_http_next_body_filter(r, ij->out);
+
+        ngx_http_cometchat_update(r, ij);
+
+        if (orc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_AGAIN && ij->free) {
+            continue;
+        }
+
+        if (rc == NGX_AGAIN && orc == NGX_OK) {
+            /*
+             * everything went, yet no chunk came back: a filter after
+             * this one keeps them, and no write event may come to call
+             * this filter again; one chunk more rather than a stall
+             */
+
+            ij->overdraft = 1;
+            continue;
+        }
+
+        break;
+    }
+
+    if (ij->in) {
+        c->buffered |= NGX_HTTP_COMETCHAT_BUFFERED;
+
+    } else {
+        c->buffered &= ~NGX_HTTP_COMETCHAT_BUFFERED;
+    }
+
+    return (rc == NGX_AGAIN) ? NGX_AGAIN : orc;
+}
+
+
+/* NGX_OK: all input done; NGX_AGAIN: a chunk is needed */
+
+static ngx_int_t
+ngx_http_cometchat_process(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    while (ij->in) {
+        cl = ij->in;
+        b = cl->buf;
+
+        if (!ij->stepped) {
+            rc = ngx_http_cometchat_step(r, ij, b);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            ij->stepped = 1;
+        }
+
+        if (ij->partial_len || ij->copy < ij->size) {
+            rc = ngx_http_cometchat_copy(r, ij, b);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        ij->in = cl->next;
+        ij->stepped = 0;
+
+        rc = ngx_http_cometchat_pass(r, ij, cl);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* matches the buffer; releases what it says; sets up what to hold */
+
+static ngx_int_t
+ngx_http_cometchat_step(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b)
+{
+    off_t                        kept;
+    size_t                       wsize;
+    ngx_http_cometchat_step_t    st;
+    ngx_http_cometchat_match_t   before;
+
+    ij->size = 0;
+    ij->pass = 0;
+    ij->copy = 0;
+    ij->partial_len = 0;
+    ij->as_is = 0;
+
+    if (ij->done) {
+        ij->as_is = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_buf_in_memory(b)) {
+        ij->size = b->last - b->pos;
+        ij->pos = b->pos;
+        wsize = (size_t) ij->size;
+
+    } else if (b->in_file) {
+        ij->size = b->file_last - b->file_pos;
+        ij->file_pos = b->file_pos;
+        wsize = NGX_HTTP_COMETCHAT_WINDOW;
+
+        if (ij->window == NULL) {
+            ij->window = ngx_pnalloc(r->pool, NGX_HTTP_COMETCHAT_WINDOW);
+            if (ij->window == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        ij->window_end = 0;
+
+        /*
+         * a big static page: its start is read only if it has no
+         * "</body>" to go before (see ngx_http_cometchat_end())
+         */
+
+        if (ij->match.seen == 0
+            && ij->match.doc == NGX_HTTP_COMETCHAT_DOC_UNKNOWN
+            && ij->size >= NGX_HTTP_COMETCHAT_DOC_LIMIT)
+        {
+            ij->match.doc = NGX_HTTP_COMETCHAT_DOC_LATER;
+            ij->doc_file = b->file;
+            ij->doc_pos = b->file_pos;
+        }
+
+    } else {
+        return NGX_OK;
+    }
+
+    if (ij->size == 0) {
+        return NGX_OK;
+    }
+
+    before = ij->match;
+    ij->buf = b;
+
+    if (ngx_http_cometchat_match_step(&ij->match, ij->size,
+                                      ngx_http_cometchat_window, ij, wsize,
+                                      &st)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: buf %O, release %O, pass %O, "
+                   "held %O, tail %O, partial %ui",
+                   ij->size, st.release, st.pass, ij->match.held,
+                   ij->match.tail, ij->match.partial);
+
+    kept = before.held - st.release;
+
+    if (before.tail >= 0 && st.release == 0) {
+        /* the candidate stands: the buffer joins the held chunks */
+        ij->copy = 0;
+        return NGX_OK;
+    }
+
+    /*
+     * Whatever is kept of the held bytes is their partial "</body":
+     * it is a count, or the end of the chunks, which is trimmed
+     */
+
+    if (before.tail >= 0) {
+        ngx_http_cometchat_trim(ij, (size_t) kept);
+        ngx_http_cometchat_release(ij);
+
+    } else if (st.release) {
+        if (ngx_http_cometchat_out_static(r, ij,
+                                          ngx_http_cometchat_match_partial(
+                                                                   &before),
+                                          before.partial)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ij->pass = st.pass;
+
+    if (ij->match.tail >= 0) {
+        /* a new candidate: its first bytes may be the kept ones */
+        ij->partial = ngx_http_cometchat_match_partial(&before);
+        ij->partial_len = (size_t) kept;
+        ij->copy = st.pass;
+
+    } else {
+        /* only a partial "</body" is held, as a count */
+        ij->copy = ij->size;
+        ij->as_is = (st.pass == ij->size);
+    }
+
+    return NGX_OK;
+}
+
+
+/* copies the held bytes of the buffer into chunks */
+
+static ngx_int_t
+ngx_http_cometchat_copy(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b)
+{
+    size_t        n;
+    ssize_t       rc;
+    ngx_buf_t    *cb;
+    ngx_chain_t  *cl, **ll;
+
+    while (ij->partial_len || ij->copy < ij->size) {
+
+        for (ll = &ij->held; *ll && (*ll)->next; ll = &(*ll)->next) {
+            /* void */
+        }
+
+        cl = *ll;
+
+        if (cl == NULL || cl->buf->last == cl->buf->end) {
+
+            if (ij->free) {
+                cl = ij->free;
+                ij->free = cl->next;
+
+            } else if (ij->chunks < NGX_HTTP_COMETCHAT_CHUNKS
+                       || ij->overdraft)
+            {
+                ij->overdraft = 0;
+
+                cl = ngx_alloc_chain_link(r->pool);
+                if (cl == NULL) {
+                    return NGX_ERROR;
+                }
+
+                cl->buf = ngx_create_temp_buf(r->pool,
+                                              NGX_HTTP_COMETCHAT_CHUNK);
+                if (cl->buf == NULL) {
+                    return NGX_ERROR;
+                }
+
+                cl->buf->tag = (ngx_buf_tag_t) &ngx_http_cometchat_chunk_tag;
+                ij->chunks++;
+
+            } else {
+                return NGX_AGAIN;
+            }
+
+            cl->next = NULL;
+
+            if (*ll) {
+                (*ll)->next = cl;
+
+            } else {
+                ij->held = cl;
+            }
+        }
+
+        cb = cl->buf;
+        n = cb->end - cb->last;
+
+        if (ij->partial_len) {
+            n = ngx_min(n, ij->partial_len);
+            cb->last = ngx_cpymem(cb->last, ij->partial, n);
+            ij->partial += n;
+            ij->partial_len -= n;
+            continue;
+        }
+
+        n = (size_t) ngx_min((off_t) n, ij->size - ij->copy);
+
+        if (ngx_buf_in_memory(b)) {
+            cb->last = ngx_cpymem(cb->last, ij->pos + ij->copy, n);
+
+        } else if (ij->copy >= ij->window_start
+                   && ij->copy + (off_t) n <= ij->window_end)
+        {
+            /* the matcher has just read it */
+            cb->last = ngx_cpymem(cb->last,
+                                  ij->window + (ij->copy - ij->window_start),
+                                  n);
+
+        } else {
+            rc = ngx_read_file(b->file, cb->last, n, ij->file_pos + ij->copy);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if ((size_t) rc != n) {
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                              NGX_HTTP_COMETCHAT_LOG_PREFIX
+                              "read only %z of %uz bytes from \"%s\"",
+                              rc, n, b->file->name.data);
+                return NGX_ERROR;
+            }
+
+            cb->last += n;
+        }
+
+        ij->copy += n;
+    }
+
+    return NGX_OK;
+}
+
+
+/* passes on the buffer's first bytes, then its flags */
+
+static ngx_int_t
+ngx_http_cometchat_pass(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_chain_t *in)
+{
+    ngx_buf_t  *b, *nb;
+
+    b = in->buf;
+
+    if (ij->as_is && (!b->last_buf || ij->done)) {
+        /* the link from ngx_chain_add_copy() goes on as it is */
+        in->next = NULL;
+        *ij->last_out = in;
+        ij->last_out = &in->next;
+        ij->out_tail = in;
+        return NGX_OK;
+    }
+
+    nb = NULL;
+
+    if (ij->pass) {
+        nb = ngx_http_cometchat_out_buf(r, ij);
+        if (nb == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_buf_in_memory(b)) {
+            /* a shadow: b is given back once it is sent */
+            ngx_memcpy(nb, b, sizeof(ngx_buf_t));
+
+            nb->last = nb->pos + ij->pass;
+
+            if (nb->in_file) {
+                nb->file_last = nb->file_pos + ij->pass;
+            }
+
+            nb->shadow = b;
+            nb->last_buf = 0;
+            nb->last_in_chain = 0;
+            nb->flush = 0;
+            nb->sync = 0;
+            nb->last_shadow = 0;
+            nb->tag = (ngx_buf_tag_t) &ngx_http_cometchat_buf_tag;
+
+        } else {
+            /* a part of the file: the file outlives the buffer */
+            nb->in_file = 1;
+            nb->file = b->file;
+            nb->file_pos = ij->file_pos;
+            nb->file_last = ij->file_pos + ij->pass;
+        }
+    }
+
+    if (nb == NULL || !ngx_buf_in_memory(b)) {
+        /* all the rest is copied or counted */
+
+        if (ngx_buf_in_memory(b)) {
+            b->pos = b->last;
+        }
+
+        b->file_pos = b->file_last;
+    }
+
+    ngx_free_chain(r->pool, in);
+
+    if (b->last_buf) {
+        return ngx_http_cometchat_end(r, ij);
+    }
+
+    if (b->flush) {
+        return ngx_http_cometchat_flush(r, ij, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the end of the response: the snippet goes in */
+
+static ngx_int_t
+ngx_http_cometchat_end(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij)
+{
+    ssize_t                      n;
+    ngx_uint_t                   before;
+    ngx_http_cometchat_match_t  *m;
+
+    m = &ij->match;
+
+    before = (m->tail >= 0);
+
+    if (!before && m->doc == NGX_HTTP_COMETCHAT_DOC_LATER) {
+        if (ij->window == NULL) {
+            ij->window = ngx_pnalloc(r->pool, NGX_HTTP_COMETCHAT_WINDOW);
+            if (ij->window == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        n = ngx_read_file(ij->doc_file, ij->window,
+                          NGX_HTTP_COMETCHAT_DOC_LIMIT, ij->doc_pos);
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_cometchat_match_doc(m, ij->window, (size_t) n);
+    }
+
+    ngx_http_cometchat_match_end(m);
+
+    if (!before && m->partial) {
+        if (ngx_http_cometchat_out_static(r, ij,
+                                          ngx_http_cometchat_match_partial(m),
+                                          m->partial)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (before || m->doc == NGX_HTTP_COMETCHAT_DOC_YES) {
+        if (ngx_http_cometchat_out_static(r, ij, ij->snippet.data,
+                                          ij->snippet.len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: %s, %O bytes held",
+                   before ? "before \"</body>\""
+                          : (m->doc == NGX_HTTP_COMETCHAT_DOC_YES
+                             ? "appended" : "not a document, none"),
+                   m->held);
+
+    ngx_http_cometchat_release(ij);
+
+    ij->done = 1;
+
+    return ngx_http_cometchat_flush(r, ij, 1);
+}
+
+
+/*
+ * A flush, or the last buffer: the flag goes on the last buffer this
+ * filter made, or on a new empty one, which is not reused as it has no
+ * size that would tell when it is done with.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_flush(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_uint_t last)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = NULL;
+
+    if (ij->out) {
+        b = ij->out_tail->buf;
+
+        if (b->tag != (ngx_buf_tag_t) &ngx_http_cometchat_buf_tag
+            && b->tag != (ngx_buf_tag_t) &ngx_http_cometchat_chunk_tag)
+        {
+            b = NULL;
+        }
+    }
+
+    if (b == NULL) {
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+        *ij->last_out = cl;
+        ij->last_out = &cl->next;
+        ij->out_tail = cl;
+    }
+
+    if (last) {
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+
+    } else {
+        b->flush = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the matcher's view of the buffer: file buffers are read piecewise */
+
+static u_char *
+ngx_http_cometchat_window(void *data, off_t start, off_t end)
+{
+    ngx_http_cometchat_inject_t *ij = data;
+
+    ssize_t     n;
+    ngx_buf_t  *b;
+
+    b = ij->buf;
+
+    if (ngx_buf_in_memory(b)) {
+        return ij->pos + start;
+    }
+
+    n = ngx_read_file(b->file, ij->window, (size_t) (end - start),
+                      ij->file_pos + start);
+
+    if (n == NGX_ERROR) {
+        return NULL;
+    }
+
+    if (n != end - start) {
+        ngx_log_error(NGX_LOG_CRIT, b->file->log, 0,
+                      NGX_HTTP_COMETCHAT_LOG_PREFIX
+                      "read only %z of %O bytes from \"%s\"",
+                      n, end - start, b->file->name.data);
+        return NULL;
+    }
+
+    ij->window_start = start;
+    ij->window_end = end;
+
+    return ij->window;
+}
+
+
+/* drops the last n bytes of the held chunks */
+
+static void
+ngx_http_cometchat_trim(ngx_http_cometchat_inject_t *ij, size_t n)
+{
+    size_t        k;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl, **ll;
+
+    while (n) {
+        for (ll = &ij->held; (*ll)->next; ll = &(*ll)->next) {
+            /* void */
+        }
+
+        cl = *ll;
+        b = cl->buf;
+        k = ngx_min(n, (size_t) (b->last - b->pos));
+
+        b->last -= k;
+        n -= k;
+
+        if (b->last == b->pos) {
+            b->pos = b->start;
+            b->last = b->start;
+            *ll = NULL;
+            cl->next = ij->free;
+            ij->free = cl;
+        }
+    }
+}
+
+
+static void
+ngx_http_cometchat_release(ngx_http_cometchat_inject_t *ij)
+{
+    ngx_chain_t  *cl;
+
+    if (ij->held == NULL) {
+        return;
+    }
+
+    *ij->last_out = ij->held;
+
+    for (cl = ij->held; cl->next; cl = cl->next) {
+        /* void */
+    }
+
+    ij->last_out = &cl->next;
+    ij->out_tail = cl;
+    ij->held = NULL;
+}
+
+
+static ngx_int_t
+ngx_http_cometchat_out_static(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, u_char *data, size_t len)
+{
+    ngx_buf_t  *b;
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    b = ngx_http_cometchat_out_buf(r, ij);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->memory = 1;
+    b->pos = data;
+    b->last = data + len;
+
+    return NGX_OK;
+}
+
+
+/* a zeroed buffer of ours, appended to the output */
+
+static ngx_buf_t *
+ngx_http_cometchat_out_buf(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chain_get_free_buf(r->pool, &ij->free_bufs);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->tag = (ngx_buf_tag_t) &ngx_http_cometchat_buf_tag;
+
+    cl->next = NULL;
+    *ij->last_out = cl;
+    ij->last_out = &cl->next;
+    ij->out_tail = cl;
+
+    return b;
+}
+
+
+/*
+ * Moves the output to busy, and takes back what was sent: chunks and
+ * buffers to their free lists, shadows give their buffer back.
+ */
+
+static void
+ngx_http_cometchat_update(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl, **ll;
+
+    if (ij->out) {
+        for (ll = &ij->busy; *ll; ll = &(*ll)->next) {
+            /* void */
+        }
+
+        *ll = ij->out;
+        ij->out = NULL;
+        ij->last_out = &ij->out;
+        ij->out_tail = NULL;
+    }
+
+    while (ij->busy) {
+        cl = ij->busy;
+        b = cl->buf;
+
+        if (ngx_buf_size(b) != 0) {
+            break;
+        }
+
+        ij->busy = cl->next;
+
+        if (b->tag == (ngx_buf_tag_t) &ngx_http_cometchat_chunk_tag) {
+            b->pos = b->start;
+            b->last = b->start;
+            b->flush = 0;
+            b->last_buf = 0;
+            b->last_in_chain = 0;
+            cl->next = ij->free;
+            ij->free = cl;
+            continue;
+        }
+
+        if (b->tag == (ngx_buf_tag_t) &ngx_http_cometchat_buf_tag
+            && (ngx_buf_in_memory(b) || b->in_file))
+        {
+            if (b->shadow) {
+                b->shadow->pos = b->shadow->last;
+
+                if (b->shadow->in_file) {
+                    b->shadow->file_pos = b->shadow->file_last;
+                }
+            }
+
+            cl->next = ij->free_bufs;
+            ij->free_bufs = cl;
+            continue;
+        }
+
+        ngx_free_chain(r->pool, cl);
+    }
+}
+
+
+/*
+ * The nonce of the policy that governs <script> elements: script-src-elem,
+ * else script-src, else default-src.  Enforced policies first, then
+ * report-only ones (a nonce there keeps reports quiet).
+ */
+
+static void
+ngx_http_cometchat_csp_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
+{
+    ngx_uint_t        i, pass;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    static char  *names[] = {
+        "Content-Security-Policy",
+        "Content-Security-Policy-Report-Only"
+    };
+
+    nonce->len = 0;
+    nonce->data = NULL;
+
+    for (pass = 0; pass < 2; pass++) {
+        part = &r->headers_out.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */ ; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].hash == 0 || !ngx_http_cometchat_header_is(&h[i],
+                                                                names[pass]))
+            {
+                continue;
+            }
+
+            if (ngx_http_cometchat_policy_nonce(h[i].value.data,
+                                                h[i].value.data
+                                                + h[i].value.len,
+                                                nonce))
+            {
+                return;
+            }
+        }
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_cometchat_policy_nonce(u_char *p, u_char *last, ngx_str_t *nonce)
+{
+    u_char      *policy, *end, *d, *dend, *t, *tend, *v;
+    size_t       len;
+    ngx_uint_t   i, rank, best;
+    u_char      *best_d, *best_end;
+
+    static ngx_str_t  dirs[] = {
+        ngx_string("default-src"),
+        ngx_string("script-src"),
+        ngx_string("script-src-elem")
+    };
+
+    /* policies are separated by ",", directives by ";" */
+
+    for (policy = p; policy < last; policy = end + 1) {
+
+        end = ngx_strlchr(policy, last, ',');
+        if (end == NULL) {
+            end = last;
+        }
+
+        best = 0;
+        best_d = NULL;
+        best_end = NULL;
+
+        for (d = policy; d < end; d = dend + 1) {
+
+            dend = ngx_strlchr(d, end, ';');
+            if (dend == NULL) {
+                dend = end;
+            }
+
+            while (d < dend && (*d == ' ' || *d == '\t')) {
+                d++;
+            }
+
+            for (t = d; t < dend && *t != ' ' && *t != '\t'; t++) {
+                /* void */
+            }
+
+            for (i = 0; i < 3; i++) {
+                rank = i + 1;
+
+                if ((size_t) (t - d) == dirs[i].len
+                    && ngx_strncasecmp(d, dirs[i].data, dirs[i].len) == 0
+                    && rank > best)
+                {
+                    best = rank;
+                    best_d = t;
+                    best_end = dend;
+                }
+            }
+        }
+
+        if (best_d == NULL) {
+            continue;
+        }
+
+        /* the sources: look for 'nonce-BASE64' */
+
+        for (t = best_d; t < best_end; t = tend) {
+
+            while (t < best_end && (*t == ' ' || *t == '\t')) {
+                t++;
+            }
+
+            for (tend = t; tend < best_end && *tend != ' ' && *tend != '\t';
+                 tend++)
+            {
+                /* void */
+            }
+
+            len = tend - t;
+
+            if (len < sizeof("'nonce-'")
+                || ngx_strncasecmp(t, (u_char *) "'nonce-", 7) != 0
+                || tend[-1] != '\'')
+            {
+                continue;
+            }
+
+            for (v = t + 7; v < tend - 1; v++) {
+                if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z')
+                      || (*v >= '0' && *v <= '9') || *v == '+' || *v == '/'
+                      || *v == '=' || *v == '-' || *v == '_'))
+                {
+                    break;
+                }
+            }
+
+            if (v != tend - 1 || len - 8 > NGX_HTTP_COMETCHAT_NONCE_MAX) {
+                continue;
+            }
+
+            nonce->data = t + 7;
+            nonce->len = len - 8;
+
+            return 1;
+        }
+
+        if (end == last) {
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Shared caches must not keep a page that carries a token.  A
+ * Cache-Control with "no-store" or a bare "private" is left alone.
+ * Otherwise "private" goes first and "public", "s-maxage" and
+ * "proxy-revalidate", which speak to shared caches, go; the rest (max-age,
+ * no-cache, ...) stays, merged into one header.  No Cache-Control at all
+ * becomes "private".  CDN-Cache-Control, *-CDN-Cache-Control and
+ * Surrogate-Control, which CDNs obey over Cache-Control, are removed.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_private(ngx_http_request_t *r)
+{
+    u_char           *p, *d, *end, *last, *name_end, *out;
+    size_t            len, nlen;
+    ngx_uint_t        i, strict, quoted;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *first;
+
+    strict = 0;
+    first = NULL;
+    len = sizeof("private") - 1;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        nlen = h[i].key.len;
+
+        if (ngx_http_cometchat_header_is(&h[i], "Surrogate-Control")
+            || (nlen >= sizeof("CDN-Cache-Control") - 1
+                && ngx_strncasecmp(h[i].key.data + nlen
+                                   - (sizeof("CDN-Cache-Control") - 1),
+                                   (u_char *) "CDN-Cache-Control",
+                                   sizeof("CDN-Cache-Control") - 1) == 0
+                && (nlen == sizeof("CDN-Cache-Control") - 1
+                    || h[i].key.data[nlen - sizeof("CDN-Cache-Control")]
+                       == '-')))
+        {
+            h[i].hash = 0;
+            continue;
+        }
+
+        if (!ngx_http_cometchat_header_is(&h[i], "Cache-Control")) {
+            continue;
+        }
+
+        if (first == NULL) {
+            first = &h[i];
+        }
+
+        len += h[i].value.len + 2;
+
+        /* "no-store" or a bare "private", quoted strings skipped */
+
+        quoted = 0;
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        for (d = p; d <= last; d++) {
+            if (d < last && *d == '"') {
+                quoted = !quoted;
+            }
+
+            if (d < last && (quoted || *d != ',')) {
+                continue;
+            }
+
+            while (p < d && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            for (end = d; end > p && (end[-1] == ' ' || end[-1] == '\t');
+                 end--)
+            {
+                /* void */
+            }
+
+            if ((end - p == 8 && ngx_strncasecmp(p, (u_char *) "no-store", 8)
+                                 == 0)
+                || (end - p == 7
+                    && ngx_strncasecmp(p, (u_char *) "private", 7) == 0))
+            {
+                strict = 1;
+            }
+
+            p = d + 1;
+        }
+    }
+
+    if (strict) {
+        return NGX_OK;
+    }
+
+    if (first == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Cache-Control");
+        ngx_str_set(&h->value, "private");
+        h->lowcase_key = (u_char *) "cache-control";
+
+        return NGX_OK;
+    }
+
+    out = ngx_pnalloc(r->pool, len);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(out, "private", sizeof("private") - 1);
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0
+            || !ngx_http_cometchat_header_is(&h[i], "Cache-Control"))
+        {
+            continue;
+        }
+
+        quoted = 0;
+        d = h[i].value.data;
+        last = d + h[i].value.len;
+
+        for (end = d; end <= last; end++) {
+            if (end < last && *end == '"') {
+                quoted = !quoted;
+            }
+
+            if (end < last && (quoted || *end != ',')) {
+                continue;
+            }
+
+            while (d < end && (*d == ' ' || *d == '\t')) {
+                d++;
+            }
+
+            for (name_end = d;
+                 name_end < end && *name_end != '=' && *name_end != ' '
+                 && *name_end != '\t';
+                 name_end++)
+            {
+                /* void */
+            }
+
+            nlen = name_end - d;
+
+            if (nlen == 0
+                || (nlen == 6 && ngx_strncasecmp(d, (u_char *) "public", 6)
+                                 == 0)
+                || (nlen == 7 && ngx_strncasecmp(d, (u_char *) "private", 7)
+                                 == 0)
+                || (nlen == 8 && ngx_strncasecmp(d, (u_char *) "s-maxage", 8)
+                                 == 0)
+                || (nlen == 16
+                    && ngx_strncasecmp(d, (u_char *) "proxy-revalidate", 16)
+                       == 0))
+            {
+                d = end + 1;
+                continue;
+            }
+
+            while (end > d && (end[-1] == ' ' || end[-1] == '\t')) {
+                end--;
+            }
+
+            *p++ = ',';
+            *p++ = ' ';
+            p = ngx_cpymem(p, d, end - d);
+
+            /* back to the comma, or the end */
+
+            while (end < last && *end != ',') {
+                end++;
+            }
+
+            d = end + 1;
+        }
+
+        if (&h[i] != first) {
+            h[i].hash = 0;
+        }
+    }
+
+    first->value.data = out;
+    first->value.len = p - out;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The page now depends on the snippet, which depends on the user, the
+ * token and the nonce: W/"original-ccHASH", with the MurmurHash2 of the
+ * rendered snippet (four bytes a step: a CRC-32 of a 1 KB snippet was
+ * the costliest part of injecting).  A browser that sends it back in
+ * If-None-Match has this very page; the original validator no longer
+ * matches it, so one user's page is never confirmed to another.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_etag(ngx_http_request_t *r, ngx_str_t *snippet)
+{
+    u_char           *p;
+    ngx_str_t         v;
+    ngx_table_elt_t  *etag;
+
+    etag = r->headers_out.etag;
+
+    if (etag == NULL || etag->hash == 0) {
+        return NGX_OK;
+    }
+
+    v = etag->value;
+
+    if (v.len > 2 && v.data[0] == 'W' && v.data[1] == '/') {
+        v.data += 2;
+        v.len -= 2;
+    }
+
+    if (v.len < 2 || v.data[0] != '"' || v.data[v.len - 1] != '"') {
+        ngx_http_clear_etag(r);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, v.len + sizeof("W/-cc12345678") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    etag->value.data = p;
+    etag->value.len = ngx_sprintf(p, "W/%*s-cc%08xD\"", v.len - 1, v.data,
+                                  ngx_murmur_hash2(snippet->data,
+                                                   snippet->len))
+                      - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_cometchat_if_none_match(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t   etag;
+
+    if (r->headers_in.if_none_match == NULL || r->headers_out.etag == NULL
+        || r->headers_out.etag->hash == 0)
+    {
+        return 0;
+    }
+
+    etag = r->headers_out.etag->value;
+    etag.data += 2;
+    etag.len -= 2;
+
+    p = r->headers_in.if_none_match->value.data;
+    last = p + r->headers_in.if_none_match->value.len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        if (last - p > 2 && p[0] == 'W' && p[1] == '/') {
+            p += 2;
+        }
+
+        if ((size_t) (last - p) >= etag.len
+            && ngx_strncmp(p, etag.data, etag.len) == 0
+            && (p + etag.len == last || p[etag.len] == ','
+                || p[etag.len] == ' ' || p[etag.len] == '\t'))
+        {
+            return 1;
+        }
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A Content-Encoding set by add_header (or a module) is in the list only,
+ * not in r->headers_out.content_encoding
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_encoded(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].value.len
+            && ngx_http_cometchat_header_is(&h[i], "Content-Encoding")
+            && !(h[i].value.len == 8
+                 && ngx_strncasecmp(h[i].value.data, (u_char *) "identity", 8)
+                    == 0))
+        {
+            return 1;
+        }
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_cometchat_header_is(ngx_table_elt_t *h, char *name)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    return h->key.len == len
+           && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0;
 }
