@@ -565,6 +565,9 @@ sub check_error_log ($$$$$;$) {
 
     my %warn_for = (alert => 1, crit => 1, emerg => 1);
 
+    # a block that expects nginx to refuse its configuration expects [emerg]
+    delete $warn_for{emerg} if defined $block->must_die;
+
     if (defined $block->error_log) {
         my $raw = $block->error_log;
         for my $lvl (keys %warn_for) {
