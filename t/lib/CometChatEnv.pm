@@ -269,8 +269,33 @@ sub _start_fake {
 
 # ---- setup and teardown -----------------------------------------------------
 
+# Debian's nginx is built with --error-log-path=stderr, so a configuration
+# it refuses is reported on stderr only, where upstream Test::Nginx does
+# not look for a must_die block's error_log.  Unless the caller chose a
+# binary (tools/run-tests does), run nginx with "-e logs/error.log".
+sub _nginx_logs_to_file {
+    return if $ENV{TEST_NGINX_BINARY};
+
+    my $nginx = _which('nginx') || '/usr/sbin/nginx';
+    my $wrapper = _tmpdir() . '/nginx';
+
+    open my $fh, '>', $wrapper or die "CometChatEnv: $wrapper: $!\n";
+    print $fh "#!/bin/sh\nexec '$nginx' -e logs/error.log \"\$@\"\n";
+    close $fh;
+    chmod 0755, $wrapper;
+
+    $ENV{TEST_NGINX_BINARY} = $wrapper;
+
+    # when Test::Nginx was loaded first it has read the variable already
+    no warnings 'once';
+    $Test::Nginx::Util::NginxBinary = $wrapper
+        if defined $Test::Nginx::Util::NginxBinary;
+}
+
 sub _setup {
     $ENV{TEST_NGINX_REDIS_BIN} //= $RedisBin;
+
+    _nginx_logs_to_file();
 
     if ($ENV{TEST_NGINX_REDIS_PORT}) {
         $RedisShared = 1;
