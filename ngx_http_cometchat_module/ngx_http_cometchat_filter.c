@@ -1250,7 +1250,8 @@ ngx_http_cometchat_private(ngx_http_request_t *r)
             first = &h[i];
         }
 
-        len += h[i].value.len + 2;
+        /* each directive may gain ", ": "a,b" becomes "private, a, b" */
+        len += 2 * h[i].value.len + 2;
 
         /* "no-store" or a bare "private", quoted strings skipped */
 

@@ -1152,6 +1152,16 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             ps.line++;
         }
 
+        /*
+         * Until a literal "/", "?", "#" or ":", a URL attribute may still
+         * get its scheme from a value: in href="$a$b" or href=" $a" each
+         * value is checked as the start of the URL
+         */
+
+        if (c == '/' || c == '?' || c == '#' || c == ':') {
+            ps.value_start = 0;
+        }
+
         switch (ps.state) {
 
         case NGX_HTTP_COMETCHAT_ST_TEXT:
@@ -1227,6 +1237,7 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             if (c == '=') {
                 ngx_http_cometchat_attr_kind(&ps);
                 ps.state = NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE;
+                ps.value_start = 1;
                 break;
             }
 
@@ -1259,6 +1270,7 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             if (c == '=') {
                 ngx_http_cometchat_attr_kind(&ps);
                 ps.state = NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE;
+                ps.value_start = 1;
                 break;
             }
 
@@ -1272,13 +1284,11 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
             if (c == '"') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_VALUE_DQ;
-                ps.value_start = 1;
                 break;
             }
 
             if (c == '\'') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_VALUE_SQ;
-                ps.value_start = 1;
                 break;
             }
 
@@ -1287,7 +1297,6 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             }
 
             ps.state = NGX_HTTP_COMETCHAT_ST_VALUE_UNQ;
-            ps.value_start = 0;
             break;
 
         case NGX_HTTP_COMETCHAT_ST_VALUE_DQ:
@@ -1295,7 +1304,6 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 ps.state = NGX_HTTP_COMETCHAT_ST_IN_TAG;
             }
 
-            ps.value_start = 0;
             break;
 
         case NGX_HTTP_COMETCHAT_ST_VALUE_SQ:
@@ -1303,12 +1311,9 @@ ngx_http_cometchat_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 ps.state = NGX_HTTP_COMETCHAT_ST_IN_TAG;
             }
 
-            ps.value_start = 0;
             break;
 
         case NGX_HTTP_COMETCHAT_ST_VALUE_UNQ:
-            ps.value_start = 0;
-
             if (c == ' ' || c == '\t' || c == CR || c == LF || c == '\f') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_IN_TAG;
                 break;
@@ -1567,7 +1572,6 @@ ngx_http_cometchat_parse_variable(ngx_http_cometchat_parse_t *ps,
         ps->state = NGX_HTTP_COMETCHAT_ST_VALUE_UNQ;
     }
 
-    ps->value_start = 0;
     ps->lit = next;
     *pp = next;
 
@@ -1802,10 +1806,17 @@ ngx_http_cometchat_escape(ngx_uint_t escape, u_char *dst, u_char *src,
     u_char      *p, *last, *start, buf[32];
     size_t       n, total;
     uint32_t     cp, hi;
-    ngx_uint_t   unquoted, quoted_js;
+    ngx_uint_t   quoted_js;
 
     static u_char  hex[] = "0123456789abcdef";
     static u_char  unsafe_url[] = "about:invalid#cometchat-unsafe-url";
+
+    /* a variable not found, no nonce: memcpy() and p + 0 need a pointer */
+
+    if (src == NULL) {
+        src = (u_char *) "";
+        len = 0;
+    }
 
     total = 0;
     quoted_js = (escape == NGX_HTTP_COMETCHAT_ESC_JS_QUOTED);
@@ -1822,8 +1833,6 @@ ngx_http_cometchat_escape(ngx_uint_t escape, u_char *dst, u_char *src,
                  ? NGX_HTTP_COMETCHAT_ESC_HTML
                  : NGX_HTTP_COMETCHAT_ESC_HTML_UNQ;
     }
-
-    unquoted = (escape == NGX_HTTP_COMETCHAT_ESC_HTML_UNQ);
 
     if (quoted_js) {
         escape = NGX_HTTP_COMETCHAT_ESC_JS;
@@ -1855,37 +1864,8 @@ ngx_http_cometchat_escape(ngx_uint_t escape, u_char *dst, u_char *src,
         if (*p < 0x80) {
             cp = *p++;
 
-            if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')
-                || (cp >= '0' && cp <= '9'))
-            {
+            if (ngx_http_cometchat_plain[cp] & (1 << escape)) {
                 goto plain;
-            }
-
-            switch (cp) {
-
-            case '_': case '-': case '.': case ',': case ':': case '/':
-            case '@': case '+': case '#': case '~': case '!': case '(':
-            case ')': case '%': case '?': case ';':
-                goto plain;
-
-            case ' ':
-                if (escape == NGX_HTTP_COMETCHAT_ESC_JS
-                    || (escape == NGX_HTTP_COMETCHAT_ESC_HTML && !unquoted))
-                {
-                    goto plain;
-                }
-
-                break;
-
-            case '=':
-                /* ends an attribute name only where no quote is open */
-                if (escape == NGX_HTTP_COMETCHAT_ESC_JS
-                    || (escape == NGX_HTTP_COMETCHAT_ESC_HTML && !unquoted))
-                {
-                    goto plain;
-                }
-
-                break;
             }
 
         } else {
@@ -1984,37 +1964,50 @@ static void
 ngx_http_cometchat_escape_init(void)
 {
     u_char      *s;
-    ngx_uint_t   c, all;
+    ngx_uint_t   c, html;
 
-    static u_char  safe[] = "_-.,:/@+#~!()%?;";
+    static u_char  safe[] = "_-.,:/@+#~!%?";
+    static u_char  code[] = "();";
 
-    all = (1 << NGX_HTTP_COMETCHAT_ESC_HTML)
-          | (1 << NGX_HTTP_COMETCHAT_ESC_HTML_UNQ)
-          | (1 << NGX_HTTP_COMETCHAT_ESC_JS);
+    html = (1 << NGX_HTTP_COMETCHAT_ESC_HTML)
+           | (1 << NGX_HTTP_COMETCHAT_ESC_HTML_UNQ);
 
     if (ngx_http_cometchat_plain['a']) {
         return;
     }
 
-    /* what the slow path of ngx_http_cometchat_escape() lets through */
+    /* the one table both paths of ngx_http_cometchat_escape() follow */
 
     for (c = 0; c < 256; c++) {
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
             || (c >= '0' && c <= '9'))
         {
-            ngx_http_cometchat_plain[c] = all
-                                  | (1 << NGX_HTTP_COMETCHAT_ESC_CSS);
+            ngx_http_cometchat_plain[c] = html
+                                          | (1 << NGX_HTTP_COMETCHAT_ESC_JS)
+                                          | (1 << NGX_HTTP_COMETCHAT_ESC_CSS);
         }
     }
 
     for (s = safe; *s; s++) {
-        ngx_http_cometchat_plain[*s] = all;
+        ngx_http_cometchat_plain[*s] = html | (1 << NGX_HTTP_COMETCHAT_ESC_JS);
     }
+
+    /*
+     * Not in JS: the compiler does not follow regular expression
+     * literals, so a quote in one can make it take code for a string or
+     * the reverse; without "(", ")", ";" and "=" a value read as code
+     * can call nothing and assign nothing.
+     */
+
+    for (s = code; *s; s++) {
+        ngx_http_cometchat_plain[*s] = html;
+    }
+
+    /* they end an unquoted attribute value, or its name */
 
     ngx_http_cometchat_plain[' '] = (1 << NGX_HTTP_COMETCHAT_ESC_HTML)
                                     | (1 << NGX_HTTP_COMETCHAT_ESC_JS);
-    ngx_http_cometchat_plain['='] = (1 << NGX_HTTP_COMETCHAT_ESC_HTML)
-                                    | (1 << NGX_HTTP_COMETCHAT_ESC_JS);
+    ngx_http_cometchat_plain['='] = 1 << NGX_HTTP_COMETCHAT_ESC_HTML;
 }
 
 

@@ -805,3 +805,26 @@ Cookie: uid=u100r
 [qr/test-rest-key/, qr/^cometchat_snippets_injected_total 0$/m]
 --- response_body_like eval
 [qr/CometChatAuth/, qr/^cometchat_snippets_injected_total [1-9]\d*$/m]
+
+
+
+=== TEST 20: many Cache-Control directives without spaces: each gets ", " in the one merged header
+--- config eval
+"    location / {
+        cometchat on;
+        root html;
+" . ("        add_header Cache-Control \"" . CORE::join(",", ("a") x 1000)
+     . "\";\n") x 10 . "    }
+"
+--- user_files
+>>> a.html
+<html><body>x</body></html>
+--- request
+GET /a.html
+--- more_headers
+Cookie: uid=u100s
+--- response_headers eval
+"Cache-Control: private, " . CORE::join(", ", ("a") x 10000)
+--- response_body
+<html><body>x[cc:u100s:TOKEN]
+</body></html>
