@@ -120,6 +120,7 @@ typedef struct {
     ngx_str_t                   uid_prefix;     /* lowercased */
 
     time_t                      token_ttl;
+    time_t                      token_local_ttl;    /* 0: off */
 
     ngx_hash_t                  types;
     ngx_array_t                *types_keys;

@@ -164,6 +164,13 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       offsetof(ngx_http_cometchat_loc_conf_t, token_ttl),
       NULL },
 
+    { ngx_string("cometchat_token_local_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cometchat_loc_conf_t, token_local_ttl),
+      NULL },
+
     { ngx_string("cometchat_inject"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -879,6 +886,7 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
     conf->token_endpoint = NGX_CONF_UNSET;
     conf->api_timeout = NGX_CONF_UNSET_MSEC;
     conf->token_ttl = NGX_CONF_UNSET;
+    conf->token_local_ttl = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -948,6 +956,8 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->uid_prefix, prev->uid_prefix, "");
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 86400);
+    ngx_conf_merge_sec_value(conf->token_local_ttl, prev->token_local_ttl,
+                             10);
 
     if (ngx_http_merge_types(cf, &conf->types_keys, &conf->types,
                              &prev->types_keys, &prev->types,

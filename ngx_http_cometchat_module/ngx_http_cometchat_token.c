@@ -15,9 +15,15 @@
  *     this host's shared zone plays the lock, and the zone is the cache.
  *
  * The per-host zone keeps the tokens this host minted, with their real
- * expiry, so that tokens minted while Redis was down are still served, and
- * written back to Redis on a Redis miss instead of being minted again.  It
- * also keeps 429 answers: no call for that user until Retry-After.
+ * expiry, so that they are still served while Redis is down; one that
+ * never reached Redis (minted while Redis was down) is written back on a
+ * Redis miss instead of being minted again.  A token Redis has had is never
+ * written back: its key may have been deleted on purpose.  The zone also
+ * keeps 429 answers: no call for that user until Retry-After.
+ *
+ * It is also a first-level cache in front of Redis: a token minted here or
+ * read from Redis answers without Redis for cometchat_token_local_ttl; a
+ * token read from Redis is kept only that long.
  *
  * Waiting requests are blocked (r->main->blocked) and woken from a posted
  * event, never from inside a Redis or curl callback.  A flight always ends:
@@ -61,6 +67,11 @@ typedef struct {
     time_t                        expire;     /* token valid until */
     time_t                        retry;      /* 429: no call until */
     ngx_msec_t                    minting;    /* marker valid until */
+    time_t                        local;      /* no Redis needed until */
+    ngx_uint_t                    in_redis;   /* read from or stored to
+                                                 Redis: never written
+                                                 back, its key may have
+                                                 been deleted on purpose */
     size_t                        room;
     ngx_str_t                     token;
     u_char                        data[1];
@@ -143,11 +154,16 @@ static void ngx_http_cometchat_tokens_free(ngx_http_cometchat_tokens_sh_t *sh,
 #define NGX_HTTP_COMETCHAT_LOCAL_RETRY   2
 #define NGX_HTTP_COMETCHAT_LOCAL_BUSY    3
 #define NGX_HTTP_COMETCHAT_LOCAL_LOCKED  4
+#define NGX_HTTP_COMETCHAT_LOCAL_FRESH   5
 
 static ngx_uint_t ngx_http_cometchat_local_lookup(ngx_str_t *key,
-    ngx_str_t *token, time_t *expire, ngx_msec_t lock);
+    ngx_str_t *token, time_t *expire, ngx_msec_t lock, ngx_uint_t own);
 static void ngx_http_cometchat_local_store(ngx_str_t *key, ngx_str_t *token,
-    time_t expire, time_t retry);
+    time_t expire, time_t retry, time_t local, ngx_uint_t in_redis);
+static void ngx_http_cometchat_local_copy(ngx_http_cometchat_flight_t *f,
+    ngx_str_t *token);
+static time_t ngx_http_cometchat_local_until(
+    ngx_http_cometchat_loc_conf_t *lcf, time_t now);
 static void ngx_http_cometchat_local_unlock(ngx_str_t *key);
 
 static ngx_http_cometchat_flight_t *ngx_http_cometchat_flight_create(
@@ -486,14 +502,15 @@ ngx_http_cometchat_tokens_free(ngx_http_cometchat_tokens_sh_t *sh,
 
 /*
  * Looks key up in the per-host zone: a live token (copied into token->data,
- * NGX_HTTP_COMETCHAT_TOKEN_MAX bytes, its expiry in *expire), a 429 entry,
- * or else, when lock is not 0, takes the minting marker for lock
- * milliseconds unless another worker holds it.
+ * NGX_HTTP_COMETCHAT_TOKEN_MAX bytes, its expiry in *expire; FRESH while
+ * it may answer without Redis), a 429 entry, or else, when lock is not 0,
+ * takes the minting marker for lock milliseconds unless another worker
+ * holds it.  With own, tokens read from Redis do not count.
  */
 
 static ngx_uint_t
 ngx_http_cometchat_local_lookup(ngx_str_t *key, ngx_str_t *token,
-    time_t *expire, ngx_msec_t lock)
+    time_t *expire, ngx_msec_t lock, ngx_uint_t own)
 {
     time_t                             now;
     ngx_uint_t                         rc;
@@ -517,12 +534,14 @@ ngx_http_cometchat_local_lookup(ngx_str_t *key, ngx_str_t *token,
                                         ngx_crc32_short(key->data, key->len));
 
     if (tn && tn->expire > now && tn->token.len
-        && tn->token.len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
+        && tn->token.len <= NGX_HTTP_COMETCHAT_TOKEN_MAX
+        && !(own && tn->in_redis))
     {
         ngx_memcpy(token->data, tn->token.data, tn->token.len);
         token->len = tn->token.len;
         *expire = tn->expire;
-        rc = NGX_HTTP_COMETCHAT_LOCAL_TOKEN;
+        rc = (tn->local > now) ? NGX_HTTP_COMETCHAT_LOCAL_FRESH
+                               : NGX_HTTP_COMETCHAT_LOCAL_TOKEN;
         goto done;
     }
 
@@ -565,7 +584,7 @@ done:
 
 static void
 ngx_http_cometchat_local_store(ngx_str_t *key, ngx_str_t *token,
-    time_t expire, time_t retry)
+    time_t expire, time_t retry, time_t local, ngx_uint_t in_redis)
 {
     ngx_slab_pool_t                   *shpool;
     ngx_http_cometchat_tokens_sh_t    *sh;
@@ -594,6 +613,8 @@ ngx_http_cometchat_local_store(ngx_str_t *key, ngx_str_t *token,
             ngx_memcpy(tn->token.data, token->data, token->len);
             tn->token.len = token->len;
             tn->expire = expire;
+            tn->local = local;
+            tn->in_redis = in_redis;
             tn->retry = 0;
 
         } else {
@@ -602,6 +623,73 @@ ngx_http_cometchat_local_store(ngx_str_t *key, ngx_str_t *token,
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * Keeps a token read from Redis for cometchat_token_local_ttl.  A token
+ * this host minted stays as it is, with its real expiry; the minting marker
+ * is left alone: it guards a mint without Redis.
+ */
+
+static void
+ngx_http_cometchat_local_copy(ngx_http_cometchat_flight_t *f,
+    ngx_str_t *token)
+{
+    time_t                             local;
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_cometchat_tokens_sh_t    *sh;
+    ngx_http_cometchat_tokens_node_t  *tn;
+
+    local = ngx_http_cometchat_local_until(f->lcf, ngx_time());
+
+    if (local == 0 || token->len > NGX_HTTP_COMETCHAT_TOKEN_MAX) {
+        return;
+    }
+
+    sh = ngx_http_cometchat_tokens(&shpool);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    tn = ngx_http_cometchat_tokens_get(sh, shpool, &f->sn.str, token->len);
+
+    if (tn) {
+        if (tn->expire > local
+            && tn->token.len == token->len
+            && ngx_memcmp(tn->token.data, token->data, token->len) == 0)
+        {
+            tn->local = local;
+            tn->in_redis = 1;
+
+        } else {
+            ngx_memcpy(tn->token.data, token->data, token->len);
+            tn->token.len = token->len;
+            tn->expire = local;
+            tn->local = local;
+            tn->in_redis = 1;
+            tn->retry = 0;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* 0: the zone does not answer without Redis */
+
+static time_t
+ngx_http_cometchat_local_until(ngx_http_cometchat_loc_conf_t *lcf,
+    time_t now)
+{
+    time_t  ttl;
+
+    ttl = ngx_min(lcf->token_local_ttl, lcf->token_ttl);
+
+    return (ttl > 0) ? now + ttl : 0;
 }
 
 
@@ -679,13 +767,14 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
     }
 
     /*
-     * the per-host zone answers at once for a 429 still running, and for
-     * a token when Redis cannot
+     * the per-host zone answers at once for a 429 still running, for a
+     * token within cometchat_token_local_ttl, and for a token when Redis
+     * cannot
      */
 
     token.data = tbuf;
 
-    rc = ngx_http_cometchat_local_lookup(&key, &token, &expire, 0);
+    rc = ngx_http_cometchat_local_lookup(&key, &token, &expire, 0, 0);
 
     if (rc == NGX_HTTP_COMETCHAT_LOCAL_RETRY) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -697,9 +786,14 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (rc == NGX_HTTP_COMETCHAT_LOCAL_TOKEN
-        && (!ngx_http_cometchat_redis_configured()
-            || !ngx_http_cometchat_redis_ready()))
+    if (rc == NGX_HTTP_COMETCHAT_LOCAL_FRESH && lcf->token_local_ttl == 0) {
+        rc = NGX_HTTP_COMETCHAT_LOCAL_TOKEN;
+    }
+
+    if (rc == NGX_HTTP_COMETCHAT_LOCAL_FRESH
+        || (rc == NGX_HTTP_COMETCHAT_LOCAL_TOKEN
+            && (!ngx_http_cometchat_redis_configured()
+                || !ngx_http_cometchat_redis_ready())))
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "cometchat token: \"%V\" from the local cache",
@@ -986,6 +1080,7 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" from redis", &f->uid);
 
+        ngx_http_cometchat_local_copy(f, value);
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
                                          NGX_HTTP_COMETCHAT_PART_NONE, value);
         return;
@@ -1004,9 +1099,11 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
 
     token.data = tbuf;
 
-    lrc = ngx_http_cometchat_local_lookup(&f->sn.str, &token, &expire, 0);
+    lrc = ngx_http_cometchat_local_lookup(&f->sn.str, &token, &expire, 0, 1);
 
-    if (lrc == NGX_HTTP_COMETCHAT_LOCAL_TOKEN) {
+    if (lrc == NGX_HTTP_COMETCHAT_LOCAL_TOKEN
+        || lrc == NGX_HTTP_COMETCHAT_LOCAL_FRESH)
+    {
         now = ngx_time();
 
         ngx_str_set(&args[0], "SET");
@@ -1017,7 +1114,11 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
         args[4].len = ngx_sprintf(buf, "%T", expire > now ? expire - now : 1)
                       - buf;
 
-        (void) ngx_http_cometchat_token_redis(NULL, NULL, 5, args);
+        if (ngx_http_cometchat_token_redis(NULL, NULL, 5, args) != NULL) {
+            ngx_http_cometchat_local_store(&f->sn.str, &token, expire, 0,
+                                   ngx_http_cometchat_local_until(f->lcf, now),
+                                   1);
+        }
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" from the local cache, "
@@ -1147,7 +1248,7 @@ ngx_http_cometchat_flight_retry_handler(void *data, ngx_int_t rc,
                            "cometchat token: \"%V\" rate limited for %T s",
                            &f->uid, retry - ngx_time());
 
-            ngx_http_cometchat_local_store(&f->sn.str, NULL, 0, retry);
+            ngx_http_cometchat_local_store(&f->sn.str, NULL, 0, retry, 0, 0);
             ngx_http_cometchat_flight_unlock(f);
             ngx_http_cometchat_flight_finish(f,
                                              NGX_HTTP_COMETCHAT_TOKEN_ERROR,
@@ -1234,6 +1335,7 @@ ngx_http_cometchat_flight_poll_get_handler(void *data, ngx_int_t rc,
                        "cometchat token: \"%V\" minted elsewhere", &f->uid);
 
         f->polled = 1;
+        ngx_http_cometchat_local_copy(f, value);
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
                                          NGX_HTTP_COMETCHAT_PART_NONE, value);
         return;
@@ -1264,11 +1366,13 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
     token.data = tbuf;
 
     rc = ngx_http_cometchat_local_lookup(&f->sn.str, &token, &expire,
-                                         ngx_http_cometchat_lock_time(f->lcf));
+                                         ngx_http_cometchat_lock_time(f->lcf),
+                                         0);
 
     switch (rc) {
 
     case NGX_HTTP_COMETCHAT_LOCAL_TOKEN:
+    case NGX_HTTP_COMETCHAT_LOCAL_FRESH:
         if (f->state == NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL) {
             f->polled = 1;
         }
@@ -1345,9 +1449,10 @@ ngx_http_cometchat_flight_mint_handler(void *data,
 {
     ngx_http_cometchat_flight_t *f = data;
 
-    u_char     buf[NGX_TIME_T_LEN], val[NGX_TIME_T_LEN];
-    time_t     now, ttl;
-    ngx_str_t  args[5];
+    u_char      buf[NGX_TIME_T_LEN], val[NGX_TIME_T_LEN];
+    time_t      now, ttl, local;
+    ngx_str_t   args[5];
+    ngx_uint_t  saved;
 
     f->mint = NULL;
 
@@ -1358,9 +1463,13 @@ ngx_http_cometchat_flight_mint_handler(void *data,
     {
         ttl = f->lcf->token_ttl > 0 ? f->lcf->token_ttl : 1;
 
-        ngx_http_cometchat_local_store(&f->sn.str, &result->token, now + ttl,
-                                       0);
-        f->local_lock = 0;
+        /*
+         * minted without Redis: not fresh, so that the next request finds
+         * Redis when it is back and writes the token back at once
+         */
+
+        local = f->local_lock ? 0 : ngx_http_cometchat_local_until(f->lcf,
+                                                                   now);
 
         ngx_str_set(&args[0], "SET");
         args[1] = f->token_key;
@@ -1369,9 +1478,15 @@ ngx_http_cometchat_flight_mint_handler(void *data,
         args[4].data = buf;
         args[4].len = ngx_sprintf(buf, "%T", ttl) - buf;
 
-        if (ngx_http_cometchat_redis_configured()) {
-            (void) ngx_http_cometchat_token_redis(NULL, NULL, 5, args);
-        }
+        /* a token that did not reach Redis is written back once it can */
+
+        saved = ngx_http_cometchat_redis_configured()
+                && ngx_http_cometchat_token_redis(NULL, NULL, 5, args)
+                   != NULL;
+
+        ngx_http_cometchat_local_store(&f->sn.str, &result->token, now + ttl,
+                                       0, local, saved);
+        f->local_lock = 0;
 
         ngx_http_cometchat_flight_unlock(f);
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_MINTED,
@@ -1391,7 +1506,7 @@ ngx_http_cometchat_flight_mint_handler(void *data,
         /* no call for this user until then, from any worker or host */
 
         ngx_http_cometchat_local_store(&f->sn.str, NULL, 0,
-                                       result->retry_after);
+                                       result->retry_after, 0, 0);
         f->local_lock = 0;
 
         ngx_str_set(&args[0], "SET");

@@ -61,6 +61,10 @@ like(redis_cmd('GET', 'cometchat:testapp:retry:rl_030') // '', qr/^\d{10}$/,
 is(redis_cmd('EXISTS', 'cometchat:testapp:lock:ann_030'), 0,
    '030 - the minting lock is released');
 
+is(redis_cmd('EXISTS', 'cometchat:testapp:token:iris_030'), 0,
+   '030 - a token read from Redis is not written back after its key was '
+   . 'deleted');
+
 __DATA__
 
 === TEST 1: Redis down: the token minted now lives in the per-host cache
@@ -418,3 +422,170 @@ Cookie: uid=hal_030
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 14: a token read from Redis is kept on this host (first-level cache)
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location = /t0 {
+        cometchat on;
+        cometchat_session /_whoami;
+        cometchat_token_local_ttl 0;
+        proxy_pass http://127.0.0.1:$server_port/_echo;
+        proxy_set_header X-CC-Status $cometchat_token_status;
+        proxy_set_header X-CC-Token $cometchat_auth_token;
+        add_header X-CC-Status $cometchat_token_status always;
+    }
+--- init
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:iris_030',
+                        'iris-preset-token', 'EX', 600);
+--- request eval
+["GET /_fake/reset", "GET /t"]
+--- more_headers
+Cookie: uid=iris_030
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["", "X-CC-Status: hit"]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=hit token=iris-preset-token\n\z/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: (same nginx) its Redis key deleted: still answered on this host within cometchat_token_local_ttl, without REST calls
+--- init
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:iris_030');
+--- request eval
+["GET /t", "GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=iris_030
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["X-CC-Status: hit", "X-CC-Status: hit", ""]
+--- response_body_like eval
+[
+    qr/^status=hit token=iris-preset-token\n\z/,
+    qr/^status=hit token=iris-preset-token\n\z/,
+    qr/^\{"calls":\{[^}]*"total":0\}/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 16: (same nginx) where the local cache is off, a Redis miss does not write that copy back (the mint fails here; Redis checked after the blocks)
+--- init
+CometChatEnv::fake_get('/_fake/set?fail_on=create_token&fail_status=500'
+                       . '&fail_times=1');
+--- request eval
+["GET /t0", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=iris_030
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-CC-Status: error", ""]
+--- response_body_like eval
+[
+    qr/^status=error token=\n\z/,
+    qr/^\{"calls":\{[^}]*"create_token":1,[^}]*"total":1\}/,
+]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 17: cometchat_token_local_ttl 0: a token read from Redis is not kept on this host
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    cometchat_token_local_ttl 0;
+
+    # the status only: TEST 20 mints a second token for one uid
+    location = /ts {
+        cometchat on;
+        cometchat_session /_whoami;
+        proxy_pass http://127.0.0.1:$server_port/_echo_status;
+        proxy_set_header X-CC-Status $cometchat_token_status;
+    }
+
+    location = /_echo_status {
+        return 200 "status=$http_x_cc_status\n";
+    }
+--- init
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:jack_030',
+                        'jack-preset-token', 'EX', 600);
+--- request eval
+["GET /_fake/reset", "GET /t"]
+--- more_headers
+Cookie: uid=jack_030
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["", "X-CC-Status: hit"]
+--- response_body_like eval
+[
+    qr/^\{"ok":true\}$/,
+    qr/^status=hit token=jack-preset-token\n\z/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 18: (same nginx) its Redis key deleted: a real miss, minted at once
+--- init
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:jack_030');
+--- request eval
+["GET /t", "GET /_fake/stats"]
+--- more_headers
+Cookie: uid=jack_030
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-CC-Status: minted", ""]
+--- response_body_like eval
+[
+    qr/^status=minted token=jack_030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^\{"calls":\{"create_user":1,[^}]*"create_token":1,[^}]*"total":2\}/,
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 19: (same nginx) a token minted here and stored in Redis
+--- request
+GET /ts
+--- more_headers
+Cookie: uid=kate_030
+--- response_body
+status=minted
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: (same nginx) its key deleted in Redis: not written back from this host, minted again
+--- init
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:kate_030');
+--- request
+GET /ts
+--- more_headers
+Cookie: uid=kate_030
+--- response_body
+status=minted
+--- no_error_log
+[error]
