@@ -385,3 +385,25 @@ The key goes into a request header line as it is.
 --- must_die
 --- error_log
 "cometchat_api_key" directive contains control characters
+
+
+
+=== TEST 30: cometchat_token_local_ttl takes a time
+--- config
+    cometchat_token_local_ttl soon;
+    location = /t { return 204; }
+--- must_die
+--- error_log
+"cometchat_token_local_ttl" directive invalid value
+
+
+
+=== TEST 31: cometchat_token_local_ttl 0 is allowed (Redis asked every time)
+--- config
+    cometchat_token_local_ttl 0;
+    location = /t { return 204; }
+--- request
+GET /t
+--- error_code: 204
+--- no_error_log
+[emerg]
