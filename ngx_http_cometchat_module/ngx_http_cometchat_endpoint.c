@@ -59,6 +59,9 @@ ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r)
         }
 
         h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
         ngx_str_set(&h->key, "Allow");
         ngx_str_set(&h->value, "GET, HEAD");
 
@@ -217,6 +220,9 @@ ngx_http_cometchat_endpoint_send(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     cc->hash = 1;
+#if (nginx_version >= 1023000)
+    cc->next = NULL;
+#endif
     ngx_str_set(&cc->key, "Cache-Control");
     ngx_str_set(&cc->value, "no-store");
 
