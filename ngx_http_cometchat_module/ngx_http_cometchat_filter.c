@@ -111,6 +111,8 @@ static void ngx_http_cometchat_csp_nonce(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_cometchat_policy_nonce(u_char *p, u_char *last,
     ngx_str_t *nonce);
 static ngx_int_t ngx_http_cometchat_private(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cometchat_cc_next(u_char **pos, u_char *last,
+    ngx_str_t *dir, size_t *name_len);
 static ngx_int_t ngx_http_cometchat_etag(ngx_http_request_t *r,
     ngx_str_t *snippet);
 static ngx_uint_t ngx_http_cometchat_if_none_match(ngx_http_request_t *r);
@@ -1197,9 +1199,10 @@ ngx_http_cometchat_policy_nonce(u_char *p, u_char *last, ngx_str_t *nonce)
 static ngx_int_t
 ngx_http_cometchat_private(ngx_http_request_t *r)
 {
-    u_char           *p, *d, *end, *last, *name_end, *out;
-    size_t            len, nlen;
-    ngx_uint_t        i, strict, quoted;
+    u_char           *p, *pos, *last, *out;
+    size_t            len, nlen, name_len;
+    ngx_str_t         dir;
+    ngx_uint_t        i, strict;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *first;
 
@@ -1253,40 +1256,22 @@ ngx_http_cometchat_private(ngx_http_request_t *r)
         /* each directive may gain ", ": "a,b" becomes "private, a, b" */
         len += 2 * h[i].value.len + 2;
 
-        /* "no-store" or a bare "private", quoted strings skipped */
+        /* "no-store" or a bare "private" */
 
-        quoted = 0;
-        p = h[i].value.data;
-        last = p + h[i].value.len;
+        pos = h[i].value.data;
+        last = pos + h[i].value.len;
 
-        for (d = p; d <= last; d++) {
-            if (d < last && *d == '"') {
-                quoted = !quoted;
-            }
-
-            if (d < last && (quoted || *d != ',')) {
-                continue;
-            }
-
-            while (p < d && (*p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            for (end = d; end > p && (end[-1] == ' ' || end[-1] == '\t');
-                 end--)
-            {
-                /* void */
-            }
-
-            if ((end - p == 8 && ngx_strncasecmp(p, (u_char *) "no-store", 8)
-                                 == 0)
-                || (end - p == 7
-                    && ngx_strncasecmp(p, (u_char *) "private", 7) == 0))
+        while (ngx_http_cometchat_cc_next(&pos, last, &dir, &name_len)
+               == NGX_OK)
+        {
+            if ((dir.len == 8
+                 && ngx_strncasecmp(dir.data, (u_char *) "no-store", 8) == 0)
+                || (dir.len == 7
+                    && ngx_strncasecmp(dir.data, (u_char *) "private", 7)
+                       == 0))
             {
                 strict = 1;
             }
-
-            p = d + 1;
         }
     }
 
@@ -1339,63 +1324,32 @@ ngx_http_cometchat_private(ngx_http_request_t *r)
             continue;
         }
 
-        quoted = 0;
-        d = h[i].value.data;
-        last = d + h[i].value.len;
+        pos = h[i].value.data;
+        last = pos + h[i].value.len;
 
-        for (end = d; end <= last; end++) {
-            if (end < last && *end == '"') {
-                quoted = !quoted;
-            }
-
-            if (end < last && (quoted || *end != ',')) {
-                continue;
-            }
-
-            while (d < end && (*d == ' ' || *d == '\t')) {
-                d++;
-            }
-
-            for (name_end = d;
-                 name_end < end && *name_end != '=' && *name_end != ' '
-                 && *name_end != '\t';
-                 name_end++)
-            {
-                /* void */
-            }
-
-            nlen = name_end - d;
-
-            if (nlen == 0
-                || (nlen == 6 && ngx_strncasecmp(d, (u_char *) "public", 6)
-                                 == 0)
-                || (nlen == 7 && ngx_strncasecmp(d, (u_char *) "private", 7)
-                                 == 0)
-                || (nlen == 8 && ngx_strncasecmp(d, (u_char *) "s-maxage", 8)
-                                 == 0)
-                || (nlen == 16
-                    && ngx_strncasecmp(d, (u_char *) "proxy-revalidate", 16)
+        while (ngx_http_cometchat_cc_next(&pos, last, &dir, &name_len)
+               == NGX_OK)
+        {
+            if (name_len == 0
+                || (name_len == 6
+                    && ngx_strncasecmp(dir.data, (u_char *) "public", 6) == 0)
+                || (name_len == 7
+                    && ngx_strncasecmp(dir.data, (u_char *) "private", 7)
+                       == 0)
+                || (name_len == 8
+                    && ngx_strncasecmp(dir.data, (u_char *) "s-maxage", 8)
+                       == 0)
+                || (name_len == 16
+                    && ngx_strncasecmp(dir.data,
+                                       (u_char *) "proxy-revalidate", 16)
                        == 0))
             {
-                d = end + 1;
                 continue;
-            }
-
-            while (end > d && (end[-1] == ' ' || end[-1] == '\t')) {
-                end--;
             }
 
             *p++ = ',';
             *p++ = ' ';
-            p = ngx_cpymem(p, d, end - d);
-
-            /* back to the comma, or the end */
-
-            while (end < last && *end != ',') {
-                end++;
-            }
-
-            d = end + 1;
+            p = ngx_cpymem(p, dir.data, dir.len);
         }
 
         if (&h[i] != first) {
@@ -1405,6 +1359,59 @@ ngx_http_cometchat_private(ngx_http_request_t *r)
 
     first->value.data = out;
     first->value.len = p - out;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The next directive of a Cache-Control value, from *pos up to the next
+ * comma outside a quoted string: in dir without surrounding blanks, with
+ * the length of its name (before "=" or a blank) in name_len.  *pos is
+ * NULL once the last directive was returned.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_cc_next(u_char **pos, u_char *last, ngx_str_t *dir,
+    size_t *name_len)
+{
+    u_char      *p, *d, *end, *n;
+    ngx_uint_t   quoted;
+
+    p = *pos;
+
+    if (p == NULL) {
+        return NGX_DONE;
+    }
+
+    quoted = 0;
+
+    for (d = p; d < last; d++) {
+        if (*d == '"') {
+            quoted = !quoted;
+
+        } else if (*d == ',' && !quoted) {
+            break;
+        }
+    }
+
+    *pos = (d < last) ? d + 1 : NULL;
+
+    while (p < d && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    for (end = d; end > p && (end[-1] == ' ' || end[-1] == '\t'); end--) {
+        /* void */
+    }
+
+    for (n = p; n < end && *n != '=' && *n != ' ' && *n != '\t'; n++) {
+        /* void */
+    }
+
+    dir->data = p;
+    dir->len = end - p;
+    *name_len = n - p;
 
     return NGX_OK;
 }
