@@ -171,6 +171,8 @@ ngx_http_cometchat_ctx_t *ngx_http_cometchat_create_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_cometchat_valid_uid(ngx_str_t *uid);
 ngx_int_t ngx_http_cometchat_parse_source(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_cometchat_source_t *src);
+char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
+    ngx_str_t *path, size_t max, ngx_pool_t *pool, ngx_str_t *text);
 
 /*
  * Error logs are rate-limited per kind and worker: at most one line per

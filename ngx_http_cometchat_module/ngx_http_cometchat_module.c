@@ -348,11 +348,9 @@ ngx_http_cometchat_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
 
-    u_char           *p, *last;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, path;
-    ngx_file_info_t   fi;
+    u_char     *p, *last;
+    size_t      n;
+    ngx_str_t  *value, path, text;
 
     if (cclcf->api_key.data != NULL) {
         if (cclcf->api_key_file.data == NULL) {
@@ -365,45 +363,15 @@ ngx_http_cometchat_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     path = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"cometchat_api_key_file\": cannot open \"%V\"",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 4096)
+    if (ngx_http_cometchat_read_conf_file(cf, "cometchat_api_key_file", &path,
+                                          4096, cf->pool, &text)
+        != NGX_CONF_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_api_key_file\": \"%V\" is not "
-                           "a key file of at most 4096 bytes", &path);
-        (void) ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_pnalloc(cf->pool, 4096);
-    if (p == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, p, 4096);
-
-    (void) ngx_close_file(fd);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"cometchat_api_key_file\": cannot read \"%V\"",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
+    p = text.data;
+    n = text.len;
 
     /* one line, surrounding whitespace trimmed */
 
@@ -461,6 +429,72 @@ ngx_http_cometchat_check_key(u_char *p, u_char *last)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Reads a file named by a directive when the configuration is loaded:
+ * path becomes its full name, text its content (at most max bytes, not
+ * empty) from pool.  Errors name the directive.
+ */
+
+char *
+ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
+    ngx_str_t *path, size_t max, ngx_pool_t *pool, ngx_str_t *text)
+{
+    u_char           *p;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_info_t   fi;
+
+    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\": cannot open \"%V\"", directive, path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > (off_t) max)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": \"%V\" is not a file of at most %uz "
+                           "bytes", directive, path, max);
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, max);
+    if (p == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, p, max);
+
+    (void) ngx_close_file(fd);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\": cannot read \"%V\"", directive, path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": \"%V\" is empty", directive, path);
+        return NGX_CONF_ERROR;
+    }
+
+    text->data = p;
+    text->len = n;
+
+    return NGX_CONF_OK;
 }
 
 

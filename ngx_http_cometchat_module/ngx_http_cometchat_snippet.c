@@ -151,8 +151,6 @@ static ngx_uint_t ngx_http_cometchat_same_snippet(
 static ngx_uint_t ngx_http_cometchat_str_eq(ngx_str_t *a, ngx_str_t *b);
 static char *ngx_http_cometchat_check_widget(ngx_conf_t *cf,
     ngx_http_cometchat_widget_t *w);
-static char *ngx_http_cometchat_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *text);
 static ngx_int_t ngx_http_cometchat_builtin(ngx_conf_t *cf,
     ngx_http_cometchat_loc_conf_t *conf, ngx_str_t *text);
 static ngx_int_t ngx_http_cometchat_add(ngx_http_cometchat_builder_t *b,
@@ -317,7 +315,7 @@ ngx_http_cometchat_snippet_merge(ngx_conf_t *cf,
     ngx_http_cometchat_loc_conf_t *prev, ngx_http_cometchat_loc_conf_t *conf)
 {
     char                          *rv, *what;
-    ngx_str_t                      text;
+    ngx_str_t                      text, path;
     ngx_uint_t                     i;
     ngx_http_cometchat_widget_t   *w, *pw;
     ngx_http_cometchat_snippet_t  *sn;
@@ -352,7 +350,14 @@ ngx_http_cometchat_snippet_merge(ngx_conf_t *cf,
     }
 
     if (conf->snippet_file.len) {
-        rv = ngx_http_cometchat_read_file(cf, &conf->snippet_file, &text);
+        /* the compiled parts keep copies of the literal runs */
+
+        path = conf->snippet_file;
+
+        rv = ngx_http_cometchat_read_conf_file(cf, "cometchat_snippet_file",
+                                               &path,
+                                               NGX_HTTP_COMETCHAT_SNIPPET_MAX,
+                                               cf->temp_pool, &text);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -772,75 +777,6 @@ ngx_http_cometchat_check_flavor(ngx_str_t *value)
     }
 
     return NGX_ERROR;
-}
-
-
-static char *
-ngx_http_cometchat_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *text)
-{
-    u_char           *p;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         path;
-    ngx_file_info_t   fi;
-
-    path = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"cometchat_snippet_file\": cannot open \"%V\"",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_HTTP_COMETCHAT_SNIPPET_MAX)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_snippet_file\": \"%V\" is not a file "
-                           "of at most %d bytes", &path,
-                           NGX_HTTP_COMETCHAT_SNIPPET_MAX);
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    /* the compiled parts keep copies of the literal runs */
-
-    p = ngx_pnalloc(cf->temp_pool, NGX_HTTP_COMETCHAT_SNIPPET_MAX);
-    if (p == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, p, NGX_HTTP_COMETCHAT_SNIPPET_MAX);
-
-    (void) ngx_close_file(fd);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"cometchat_snippet_file\": cannot read \"%V\"",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_snippet_file\": \"%V\" is empty",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
-
-    text->data = p;
-    text->len = n;
-
-    return NGX_CONF_OK;
 }
 
 

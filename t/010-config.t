@@ -13,6 +13,14 @@ close $fh;
 END { unlink $key_file }
 $ENV{TEST_NGINX_KEY_FILE} = $key_file;
 
+# a key file too large to be a key
+my $big_file = "/tmp/cometchat-test-$$-big.key";
+open $fh, '>', $big_file or die "$big_file: $!";
+print $fh 'k' x 5000;
+close $fh;
+END { unlink $big_file }
+$ENV{TEST_NGINX_BIG_KEY_FILE} = $big_file;
+
 no_shuffle();
 no_root_location();
 run_tests();
@@ -407,3 +415,13 @@ GET /t
 --- error_code: 204
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 32: a cometchat_api_key_file over 4096 bytes is refused
+--- config
+    cometchat_api_key_file $TEST_NGINX_BIG_KEY_FILE;
+    location = /t { return 204; }
+--- must_die
+--- error_log eval
+qr{"cometchat_api_key_file": "/tmp/cometchat-test-\d+-big\.key" is not a file of at most 4096 bytes}
