@@ -11,7 +11,11 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_json.h"
+#include "ngx_http_cometchat_rest.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_api.h"
 
 
 /* after CometChat rejected the REST API key: no calls for this long */

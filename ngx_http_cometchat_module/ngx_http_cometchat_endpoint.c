@@ -8,7 +8,10 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_json.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_endpoint.h"
 
 
 static ngx_int_t ngx_http_cometchat_endpoint_send(ngx_http_request_t *r,

@@ -22,7 +22,11 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_match.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_template.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_filter.h"
 
 
 /* in c->buffered: input waits for chunks (0x10, 0x20 are write, gzip) */

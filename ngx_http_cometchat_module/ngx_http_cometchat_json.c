@@ -9,7 +9,7 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_json.h"
 
 #include <yajl/yajl_parse.h>
 

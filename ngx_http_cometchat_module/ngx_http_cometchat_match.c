@@ -21,7 +21,7 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_match.h"
 
 
 #define NGX_HTTP_COMETCHAT_BODY_LEN   7     /* "</body>" */

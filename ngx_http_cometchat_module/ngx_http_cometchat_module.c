@@ -5,7 +5,15 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_endpoint.h"
+#include "ngx_http_cometchat_filter.h"
+#include "ngx_http_cometchat_redis.h"
+#include "ngx_http_cometchat_rest.h"
+#include "ngx_http_cometchat_session.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_template.h"
+#include "ngx_http_cometchat_token.h"
+#include "ngx_http_cometchat_util.h"
 
 
 static char *ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -29,6 +37,8 @@ static char *ngx_http_cometchat_status(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_cometchat_check_name(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_cometchat_check_key(u_char *p, u_char *last);
+static ngx_int_t ngx_http_cometchat_parse_source(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_http_cometchat_source_t *src);
 
 static void *ngx_http_cometchat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cometchat_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -564,7 +574,7 @@ ngx_http_cometchat_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_cometchat_parse_source(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_cometchat_source_t *src)
 {

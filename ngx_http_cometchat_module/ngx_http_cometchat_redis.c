@@ -21,7 +21,9 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_redis.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>

@@ -17,7 +17,9 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_json.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_rest.h"
 
 #include <curl/curl.h>
 

@@ -9,7 +9,11 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_json.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_token.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_session.h"
 
 
 /* how much of an offending value goes into a log line */

@@ -15,7 +15,8 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_template.h"
 
 
 /* cometchat_widget parameters */

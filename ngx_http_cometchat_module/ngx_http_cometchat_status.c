@@ -8,7 +8,7 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_status.h"
 
 
 #define NGX_HTTP_COMETCHAT_STATUS_ZONE_SIZE  (8 * ngx_pagesize)

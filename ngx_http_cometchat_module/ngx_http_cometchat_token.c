@@ -31,7 +31,11 @@
  */
 
 
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_api.h"
+#include "ngx_http_cometchat_redis.h"
+#include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_token.h"
 
 
 #define NGX_HTTP_COMETCHAT_TOKENS_ZONE_SIZE   (1024 * 1024)

@@ -16,7 +16,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include "ngx_http_cometchat.h"
+#include "ngx_http_cometchat_match.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,22 @@
+/*
+ * ngx_http_cometchat_status.c
+ */
+
+
+#ifndef _NGX_HTTP_COMETCHAT_STATUS_H_INCLUDED_
+#define _NGX_HTTP_COMETCHAT_STATUS_H_INCLUDED_
+
+
+#include "ngx_http_cometchat_common.h"
+
+
+ngx_int_t ngx_http_cometchat_status_init_zone(ngx_conf_t *cf,
+    ngx_http_cometchat_main_conf_t *cmcf);
+void ngx_http_cometchat_stat_add(ngx_http_cometchat_stat_e stat,
+    ngx_atomic_int_t n);
+#define ngx_http_cometchat_stat_inc(stat)                                    \
+    ngx_http_cometchat_stat_add(stat, 1)
+ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_COMETCHAT_STATUS_H_INCLUDED_ */
