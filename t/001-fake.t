@@ -1,6 +1,6 @@
 # vi:filetype=perl
 #
-# The fake CometChat REST API (tools/fake-cometchat.py) answers like the
+# The fake CometChat REST API (tools/fake/run) answers like the
 # real one (shared/spec/cometchat.md) and obeys its control interface.
 # nginx only proxies here: every other suite trusts this fake.
 

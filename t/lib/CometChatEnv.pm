@@ -44,7 +44,7 @@ my $Top = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
 my $RedisBin = $ENV{TEST_NGINX_REDIS_BIN} || _which('redis-server')
                || '/usr/bin/redis-server';
 my $Python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
-my $FakeScript = "$Top/tools/fake-cometchat.py";
+my $FakeScript = "$Top/tools/fake/run";
 
 my $Owner = $$;          # only the process that loaded us cleans up
 my %Owned;               # name => pid of what we started and must stop
