@@ -16,12 +16,12 @@ SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.
 
 all: $(SO)
 
-$(SO): $(SRCS) config tools/build.sh
-	tools/build.sh $(B)
+$(SO): $(SRCS) config tools/build
+	tools/build $(B)
 
 deps:
-	tools/deps.sh
-	tools/deps-browser.sh
+	tools/deps
+	tools/deps-browser
 
 # the suites twice: the distro nginx loading the .so, then nginx with the
 # module compiled in under ASan and UBSan
@@ -35,7 +35,7 @@ demo: deps
 	tools/demo/run
 
 asan:
-	tools/build-asan.sh $(B)/asan
+	tools/build-asan $(B)/asan
 
 test-asan: asan
 	tools/run-asan-tests $(B)/asan

@@ -1,7 +1,7 @@
 # vi:filetype=perl
 #
-# The fake CometChat REST API (tools/fake-cometchat.py) answers like the
-# real one (shared/spec/cometchat.md) and obeys its control interface.
+# The fake CometChat REST API (tools/fake/run) answers like the
+# real one (docs/cometchat-api.md) and obeys its control interface.
 # nginx only proxies here: every other suite trusts this fake.
 
 use lib 't/lib';
@@ -28,25 +28,23 @@ __DATA__
     "POST /v3/users\n"
     . '{"uid":"User_42","name":"Jo","avatar":"https://example.com/a.png",'
     . '"withAuthToken":true}',
-    "GET /v3/users/USER_42",
     "GET /_fake/stats",
 ]
 --- error_code eval
-[200, 200, 200, 200, 200]
+[200, 200, 200, 200]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
     qr/^(?!.*t001-key)\{"ok":true,/s,
     qr{^\{"data":\{"uid":"user_42","name":"Jo","avatar":"https:\\/\\/example\.com\\/a\.png","status":"offline","role":"default","createdAt":\d{10},"authToken":"user_42_\d{10}[0-9a-f]{32}"\}\}$},
-    qr{^\{"data":\{"uid":"user_42","name":"Jo","avatar":"https:\\/\\/example\.com\\/a\.png","status":"offline","role":"default","createdAt":\d{10}\}\}$},
-    qr/^\{"calls":\{"create_user":1,"get_user":1,"update_user":0,"delete_user":0,"create_token":0,"list_tokens":0,"flush_tokens":0,"other":0,"total":2\},.*"last_apikey_ok":true,.*"users":\{"user_42":\{"uid":"user_42","name":"Jo",.*"tokens":\{"user_42":\["user_42_\d{10}[0-9a-f]{32}"\]\}/s,
+    CometChatEnv::fake_calls({create_user => 1}, qr/,.*"last_apikey_ok":true,.*"users":\{"user_42":\{"uid":"user_42","name":"Jo",.*"tokens":\{"user_42":\["user_42_\d{10}[0-9a-f]{32}"\]\}/s),
 ]
 --- no_error_log
 [error]
 
 
 
-=== TEST 2: auth tokens: create (force or not), list with meta, flush
+=== TEST 2: auth tokens: create, with force or not
 --- config
     location /v3/ {
         proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT;
@@ -62,13 +60,10 @@ __DATA__
     "GET /_fake/seed_user?uid=Ann&name=Ann",
     "POST /v3/users/ann/auth_tokens\n" . '{"force":true}',
     "POST /v3/users/ann/auth_tokens",
-    "GET /v3/users/ann/auth_tokens?perPage=100&page=1",
-    "DELETE /v3/users/ann/auth_tokens",
-    "GET /v3/users/ann/auth_tokens",
     "GET /_fake/stats",
 ]
 --- error_code eval
-[200, 200, 200, 200, 200, 200, 200, 200, 200]
+[200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
@@ -76,10 +71,7 @@ __DATA__
     qr/^\{"data":\{"uid":"ann","name":"Ann",/,
     qr/^\{"data":\{"uid":"ann","authToken":"ann_\d{10}[0-9a-f]{32}","createdAt":\d{10}\}\}$/,
     qr/^\{"data":\{"uid":"ann","authToken":"ann_\d{10}[0-9a-f]{32}","createdAt":\d{10}\}\}$/,
-    qr/^\{"data":\[\{"uid":"ann","authToken":"ann_\w+","createdAt":\d+\},\{"uid":"ann","authToken":"ann_\w+","createdAt":\d+\}\],"meta":\{"pagination":\{"total":2,"count":2,"per_page":100,"current_page":1,"total_pages":1\}\}\}$/,
-    qr/^\{"data":\{"success":true,"message":"[^"]+"\}\}$/,
-    qr/^\{"data":\[\],"meta":\{"pagination":\{"total":0,"count":0,/,
-    qr/^\{"calls":\{"create_user":0,"get_user":0,"update_user":0,"delete_user":0,"create_token":2,"list_tokens":2,"flush_tokens":1,"other":0,"total":5\},.*"users":\{"ann":.*"tokens":\{\}/s,
+    CometChatEnv::fake_calls({create_token => 2}, qr/,.*"users":\{"ann":.*"tokens":\{"ann":\["ann_\w+","ann_\w+"\]\}/s),
 ]
 --- no_error_log
 [error]
@@ -131,7 +123,7 @@ __DATA__
 
 
 
-=== TEST 4: unknown user: ERR_UID_NOT_FOUND 404 for token and get
+=== TEST 4: unknown user: ERR_UID_NOT_FOUND 404 for token and update
 --- config
     location /v3/ {
         proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT;
@@ -145,7 +137,7 @@ __DATA__
     "GET /_fake/reset",
     "GET /_fake/set?api_key=t001-key",
     "POST /v3/users/ghost/auth_tokens\n" . '{"force":true}',
-    "GET /v3/users/ghost",
+    "PUT /v3/users/ghost\n" . '{"name":"Ghost"}',
     "GET /_fake/stats",
 ]
 --- error_code eval
@@ -156,7 +148,7 @@ __DATA__
     qr/"ok":true/,
     qr/^\{"error":\{"message":"[^"]*ghost[^"]*","devMessage":"[^"]+","source":"chat-api","code":"ERR_UID_NOT_FOUND"\}\}$/,
     qr/^\{"error":\{.*"code":"ERR_UID_NOT_FOUND"\}\}$/,
-    qr/^\{"calls":\{"create_user":0,"get_user":1,"update_user":0,"delete_user":0,"create_token":1,.*"total":2\},.*"tokens":\{\}/s,
+    CometChatEnv::fake_calls({update_user => 1, create_token => 1}, qr/,.*"tokens":\{\}/s),
 ]
 --- no_error_log
 [error]
@@ -180,7 +172,7 @@ __DATA__
     "POST /v3/users\n" . '{"uid":"dup","name":"Two"}',
     "GET /_fake/set?exists_status=409",
     "POST /v3/users\n" . '{"uid":"DUP","name":"Three"}',
-    "GET /v3/users/dup",
+    "GET /_fake/stats",
 ]
 --- error_code eval
 [200, 200, 200, 400, 200, 409, 200]
@@ -192,7 +184,7 @@ __DATA__
     qr/^\{"error":\{"message":"[^"]+","devMessage":"[^"]+","source":"chat-api","code":"ERR_UID_ALREADY_EXISTS"\}\}$/,
     qr/"exists_status":409/,
     qr/^\{"error":\{.*"code":"ERR_UID_ALREADY_EXISTS"\}\}$/,
-    qr/^\{"data":\{"uid":"dup","name":"One",/,
+    qr/"users":\{"dup":\{"uid":"dup","name":"One",/,
 ]
 --- no_error_log
 [error]
@@ -234,7 +226,7 @@ __DATA__
     qr/^\{"error":\{.*"code":"ERR_BAD_REQUEST"\}\}$/,
     qr/^\{"error":\{.*"code":"ERR_BAD_REQUEST"\}\}$/,
     qr/^\{"data":\{"uid":"a{100}","name":"n{100}",/,
-    qr/^\{"calls":\{"create_user":6,"get_user":0,"update_user":0,"delete_user":0,"create_token":1,.*"total":7\},.*"users":\{"a{100}":\{[^}]+\}\},/s,
+    CometChatEnv::fake_calls({create_user => 6, create_token => 1}, qr/,.*"users":\{"a{100}":\{[^}]+\}\},/s),
 ]
 --- no_error_log
 [error]
@@ -255,10 +247,10 @@ __DATA__
     "GET /_fake/reset",
     "GET /_fake/set?api_key=t001-key",
     "GET /_fake/seed_user?uid=rl",
-    "GET /v3/users/rl",
-    "GET /_fake/set?ratelimit_on=get_user&retry_after=7&ratelimit_times=1",
-    "GET /v3/users/rl",
-    "GET /v3/users/rl",
+    "PUT /v3/users/rl\n" . '{"name":"R1"}',
+    "GET /_fake/set?ratelimit_on=update_user&retry_after=7&ratelimit_times=1",
+    "PUT /v3/users/rl\n" . '{"name":"R2"}',
+    "PUT /v3/users/rl\n" . '{"name":"R3"}',
     "GET /_fake/stats",
 ]
 --- error_code eval
@@ -284,10 +276,10 @@ __DATA__
     qr/"ok":true/,
     qr/^\{"data":\{"uid":"rl",/,
     qr/^\{"data":\{"uid":"rl",/,
-    qr/"ratelimit":\{"get_user":\{"retry_after":7,"times":1\}\}/,
+    qr/"ratelimit":\{"update_user":\{"retry_after":7,"times":1\}\}/,
     qr/^\{"error":\{"message":"[^"]+","devMessage":"[^"]+","source":"chat-api","code":"ERR_TOO_MANY_REQUESTS"\}\}$/,
     qr/^\{"data":\{"uid":"rl",/,
-    qr/^\{"calls":\{"create_user":0,"get_user":3,.*"total":3\}/,
+    CometChatEnv::fake_calls({update_user => 3}),
 ]
 --- no_error_log
 [error]
@@ -348,11 +340,10 @@ __DATA__
     "POST /v3/users/ff/auth_tokens",
     "POST /v3/users/ff/auth_tokens",
     "POST /v3/users/ff/auth_tokens",
-    "GET /v3/users/ff",
     "GET /_fake/stats",
 ]
 --- error_code eval
-[200, 200, 200, 200, 503, 503, 200, 200, 200]
+[200, 200, 200, 200, 503, 503, 200, 200]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
@@ -362,8 +353,7 @@ __DATA__
     qr/^\{"error":\{"message":"[^"]+","devMessage":"[^"]+","source":"chat-api","code":"ERR_X"\}\}$/,
     qr/^\{"error":\{.*"code":"ERR_X"\}\}$/,
     qr/^\{"data":\{"uid":"ff","authToken":"ff_\w+",/,
-    qr/^\{"data":\{"uid":"ff",/,
-    qr/^\{"calls":\{"create_user":0,"get_user":1,"update_user":0,"delete_user":0,"create_token":3,.*"total":4\},.*"tokens":\{"ff":\["ff_\w+"\]\}/s,
+    CometChatEnv::fake_calls({create_token => 3}, qr/,.*"tokens":\{"ff":\["ff_\w+"\]\}/s),
 ]
 --- no_error_log
 [error]
@@ -385,30 +375,30 @@ __DATA__
     "GET /_fake/set?api_key=t001-key",
     "POST /v3/users\n" . '{"uid":"st","name":"Old"}',
     "PUT /v3/users/st\n" . '{"name":"New"}',
-    "GET /v3/users/st",
+    "POST /v3/users\n" . '{"uid":"gone","name":"Gone"}',
     "POST /v3/users/st/auth_tokens\n" . '{"force":true}',
-    "GET /v3/users/st/auth_tokens?perPage=10&page=1",
-    "DELETE /v3/users/st/auth_tokens",
+    "DELETE /v3/users/gone",
+    "DELETE /v3/users/gone",
     "GET /_fake/stats",
     "GET /_fake/reset",
     "GET /_fake/stats",
-    "GET /v3/users/st",
+    "PUT /v3/users/st\n" . '{"name":"X"}',
 ]
 --- error_code eval
-[200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401]
+[200, 200, 200, 200, 200, 200, 200, 404, 200, 200, 200, 401]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
     qr/^\{"data":\{"uid":"st","name":"Old",/,
-    qr/^\{"data":\{"uid":"st","name":"New",/,
-    qr/^\{"data":\{"uid":"st","name":"New",/,
+    qr/^\{"data":\{"uid":"st","name":"New",.*"updatedAt":\d{10}\}\}$/,
+    qr/^\{"data":\{"uid":"gone","name":"Gone",/,
     qr/^\{"data":\{"uid":"st","authToken":/,
-    qr/"total":1,"count":1,"per_page":10,/,
-    qr/"success":true/,
-    qr/^\{"calls":\{"create_user":1,"get_user":1,"update_user":1,"delete_user":0,"create_token":1,"list_tokens":1,"flush_tokens":1,"other":0,"total":6\},"max_concurrency":1,"in_flight":0,.*"users":\{"st":\{"uid":"st","name":"New",/s,
+    qr/^\{"data":\{"success":true,"message":"[^"]+"\}\}$/,
+    qr/^\{"error":\{.*"code":"ERR_UID_NOT_FOUND"\}\}$/,
+    CometChatEnv::fake_calls({create_user => 2, update_user => 1, delete_user => 2, create_token => 1}, qr/,"max_concurrency":1,"in_flight":0,.*"users":\{"st":\{"uid":"st","name":"New",[^}]*\}\},/s),
     qr/^\{"ok":true\}$/,
-    qr/^\{"calls":\{"create_user":0,"get_user":0,"update_user":0,"delete_user":0,"create_token":0,"list_tokens":0,"flush_tokens":0,"other":0,"total":0\},"max_concurrency":0,"in_flight":0,"last_apikey_ok":null,.*"users":\{\},"tokens":\{\},/s,
+    CometChatEnv::fake_calls({}, qr/,"max_concurrency":0,"in_flight":0,"last_apikey_ok":null,.*"users":\{\},"tokens":\{\},/s),
     qr/^\{"error":\{.*"code":"AUTH_ERR_APIKEY_NOT_FOUND"\}\}$/,
 ]
 --- no_error_log
@@ -433,9 +423,9 @@ __DATA__
     "GET /_fake/reset",
     "GET /_fake/set?api_key=t001-key",
     "GET /_fake/seed_user?uid=dd",
-    "GET /_fake/set?drop_on=get_user&drop_times=1",
-    "GET /v3/users/dd",
-    "GET /v3/users/dd",
+    "GET /_fake/set?drop_on=update_user&drop_times=1",
+    "PUT /v3/users/dd\n" . '{"name":"D1"}',
+    "PUT /v3/users/dd\n" . '{"name":"D2"}',
     "GET /_fake/stats",
 ]
 --- error_code eval
@@ -445,10 +435,10 @@ __DATA__
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
     qr/^\{"data":\{"uid":"dd",/,
-    qr/"drop":\{"get_user":\{"times":1\}\}/,
+    qr/"drop":\{"update_user":\{"times":1\}\}/,
     qr/502 Bad Gateway/,
     qr/^\{"data":\{"uid":"dd",/,
-    qr/^\{"calls":\{"create_user":0,"get_user":2,.*"total":2\}/,
+    CometChatEnv::fake_calls({update_user => 2}),
 ]
 
 
@@ -462,14 +452,19 @@ __DATA__
     location /_fake/ {
         proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT;
     }
+    location = /t/mint {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/v3/users/fan/auth_tokens;
+        proxy_method POST;
+        proxy_set_header apikey t001-key;
+    }
     location = /t/fanout {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$server_port&path=%2Fv3%2Fusers%2Ffan&n=10&conns=10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$server_port&path=%2Ft%2Fmint&n=10&conns=10;
     }
 --- request eval
 [
     "GET /_fake/reset",
-    "GET /_fake/set?api_key=t001-key&delay_ms=300&delay_on=get_user",
-    "GET /_fake/seed_user?uid=fan",
+    "GET /_fake/set?api_key=t001-key&delay_ms=300&delay_on=create_token&token_reuse=1",
+    "GET /_fake/seed_user?uid=fan&with_token=1",
     "GET /t/fanout",
     "GET /_fake/stats",
 ]
@@ -478,10 +473,10 @@ __DATA__
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/"delay":\{"get_user":300\}/,
+    qr/"delay":\{"create_token":300\}/,
     qr/^\{"data":\{"uid":"fan",/,
     qr/^\{"n":10,"statuses":\{"200":10\},"distinct_bodies":1,"bodies_sample":\["\{\\"data\\":\{\\"uid\\":\\"fan\\",[^\]]*\],"errors":0\}$/,
-    qr/^\{"calls":\{"create_user":0,"get_user":10,.*"total":10\},"max_concurrency":([2-9]|10),"in_flight":0,/,
+    CometChatEnv::fake_calls({create_token => 10}, qr/,"max_concurrency":([2-9]|10),"in_flight":0,/),
 ]
 --- no_error_log
 [error]

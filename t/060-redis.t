@@ -17,7 +17,6 @@ use CometChatEnv;
 
 use File::Temp ();
 use IO::Socket::INET ();
-use IO::Socket::UNIX ();
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
@@ -69,47 +68,14 @@ END {
     }
 }
 
-sub _read_reply {
-    my ($s) = @_;
-    my $line = <$s>;
-    die "redis: connection closed\n" unless defined $line;
-    $line =~ s/\r\n\z//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' || $t eq ':';
-    return "-$v" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        while (length $buf < $v + 2) {
-            read($s, $buf, $v + 2 - length $buf, length $buf)
-                or die "redis: connection closed\n";
-        }
-        return substr($buf, 0, $v);
-    }
-    if ($t eq '*') {
-        return [map { _read_reply($s) } 1 .. $v];
-    }
-    die "redis: bad reply \"$line\"\n";
-}
-
 # one command in database $db of the Redis at $where (a port or a unix
-# socket path), after AUTH when $pass is set
+# socket path), after AUTH when $pass is set; dies when Redis cannot be
+# reached or the connection breaks
 sub rcmd {
     my ($where, $pass, $db, @cmd) = @_;
-    my $s = $where =~ m{^/}
-            ? IO::Socket::UNIX->new(Peer => $where)
-            : IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                    PeerPort => $where, Timeout => 3);
-    die "redis: connect to $where: $!\n" unless $s;
-    binmode $s;
-    my @all = (($pass ? (['AUTH', $pass]) : ()), ['SELECT', $db], [@cmd]);
-    for my $c (@all) {
-        print $s '*' . @$c . "\r\n"
-                 . join('', map { '$' . length($_) . "\r\n$_\r\n" } @$c);
-    }
-    my $reply;
-    $reply = _read_reply($s) for @all;
-    close $s;
+    my $reply = CometChatEnv::redis_cmd({at => $where, password => $pass,
+                                         db => $db}, @cmd);
+    die "redis: $CometChatEnv::RedisError\n" if defined $CometChatEnv::RedisError;
     return $reply;
 }
 

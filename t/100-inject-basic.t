@@ -110,12 +110,6 @@ sub murmur2 {
     return $h;
 }
 
-sub hide_tokens {
-    my $s = shift;
-    $s =~ s/\b[a-z0-9_-]+_\d{10}[0-9a-f]{32}\b/TOKEN/g;
-    return $s;
-}
-
 run_tests();
 
 compare_without_module();

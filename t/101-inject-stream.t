@@ -71,12 +71,6 @@ add_block_preprocessor(sub {
     }
 });
 
-sub hide_tokens {
-    my $s = shift;
-    $s =~ s/\b[a-z0-9_-]+_\d{10}[0-9a-f]{32}\b/TOKEN/g;
-    return $s;
-}
-
 sub gunzip_hide {
     my $s = shift;
     my $out;

@@ -57,12 +57,6 @@ add_block_preprocessor(sub {
     }
 });
 
-sub hide_tokens {
-    my $s = shift;
-    $s =~ s/\b[a-z0-9_-]+_\d{10}[0-9a-f]{32}\b/TOKEN/g;
-    return $s;
-}
-
 our $Start = <<'_EOS_';
   function start() {
     var app = window.CometChatApp;

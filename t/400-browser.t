@@ -9,7 +9,7 @@
 # snippet hands to the widget API, not CometChat's own widget.
 #
 # Needs /usr/bin/chromium, node >= 18 and playwright-core in
-# tools/browser/node_modules (tools/deps-browser.sh installs them); without
+# tools/browser/node_modules (tools/deps-browser installs them); without
 # them this file prints "1..0 # SKIP <reason>". Plain TAP, no Test::Nginx:
 # it runs the same under upstream Test::Nginx and the bundled runner.
 # Honours TEST_NGINX_BINARY and TEST_NGINX_LOAD_MODULES.
@@ -37,11 +37,11 @@ sub which {
     return undef;
 }
 
-skip_all("$chromium not found (tools/deps-browser.sh installs chromium)")
+skip_all("$chromium not found (tools/deps-browser installs chromium)")
     unless -x $chromium;
 
 my $node = which('node');
-skip_all('node not found (tools/deps-browser.sh installs nodejs)')
+skip_all('node not found (tools/deps-browser installs nodejs)')
     unless $node;
 
 my $version = `"$node" --version 2>/dev/null` || '';
@@ -50,7 +50,7 @@ skip_all("node >= 18 needed for playwright-core, found "
     unless $version =~ /^v(\d+)\./ && $1 >= 18;
 
 skip_all('playwright-core not installed in tools/browser/node_modules '
-         . '(tools/deps-browser.sh)')
+         . '(tools/deps-browser)')
     unless -f "$browser/node_modules/playwright-core/package.json";
 
 skip_all('redis-server not found') unless which('redis-server');

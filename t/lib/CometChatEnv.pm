@@ -18,8 +18,21 @@ package CometChatEnv;
 #                         error reply comes back as a string starting with
 #                         "-"; undef if Redis cannot be reached (then
 #                         $CometChatEnv::RedisError says why)
+#   redis_cmd(\%at, @args)  the same on another Redis or database: %at has
+#                         at (a port, or a unix socket path; default
+#                         the shared Redis), password (AUTH first), db
+#                         (SELECT first)
 #   fake_get($path)       GET on the fake (e.g. "/_fake/stats"); the body
 #   fake_request($method, $path[, $body])  returns ($status, $body)
+#   fake_calls(\%counts[, $more])  a regex for a /_fake/stats reply whose
+#                         "calls" object holds exactly these counts, e.g.
+#                         fake_calls({create_user => 1, create_token => 1});
+#                         operations not named are 0 and "total" is the sum,
+#                         unless others => 'any' (then they match any count
+#                         and total must be given); $more (a regex) must
+#                         follow the object
+#   hide_tokens($body)    every CometChat auth token in $body replaced by
+#                         "TOKEN" (a response_body_filters filter)
 #   stop_redis()          stop Redis (SHUTDOWN NOSAVE), wait until the port
 #                         refuses connections
 #   start_redis()         start it again on the same port, wait for PONG
@@ -32,10 +45,12 @@ use Exporter 'import';
 use File::Basename ();
 use File::Temp ();
 use IO::Socket::INET ();
+use IO::Socket::UNIX ();
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(redis_cmd fake_get fake_request stop_redis start_redis);
+our @EXPORT = qw(redis_cmd fake_get fake_request fake_calls hide_tokens
+                 stop_redis start_redis);
 our @EXPORT_OK = qw(redis_port fake_port free_port);
 
 our $RedisError;
@@ -44,7 +59,7 @@ my $Top = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
 my $RedisBin = $ENV{TEST_NGINX_REDIS_BIN} || _which('redis-server')
                || '/usr/bin/redis-server';
 my $Python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
-my $FakeScript = "$Top/tools/fake-cometchat.py";
+my $FakeScript = "$Top/tools/fake/run";
 
 my $Owner = $$;          # only the process that loaded us cleans up
 my %Owned;               # name => pid of what we started and must stop
@@ -176,20 +191,29 @@ sub _resp_read {
 }
 
 sub redis_cmd {
+    my %at = ref $_[0] eq 'HASH' ? %{ shift @_ } : ();
     my @args = @_;
     undef $RedisError;
-    my $port = $ENV{TEST_NGINX_REDIS_PORT};
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 3);
+    my $where = $at{at} // $ENV{TEST_NGINX_REDIS_PORT};
+    my $s = $where =~ m{^/}
+            ? IO::Socket::UNIX->new(Peer => $where)
+            : IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                    PeerPort => $where, Proto => 'tcp',
+                                    Timeout => 3);
     if (!$s) {
-        $RedisError = "connect to 127.0.0.1:$port: $!";
+        $RedisError = "connect to $where: $!";
         return undef;
     }
     binmode $s;
-    my $req = '*' . @args . "\r\n";
-    $req .= '$' . length($_) . "\r\n$_\r\n" for map { $_ // '' } @args;
-    print $s $req;
-    my $reply = eval { _resp_read($s) };
+    # AUTH and SELECT first when asked; the reply is the last command's
+    my @cmds = ((defined $at{password} ? (['AUTH', $at{password}]) : ()),
+                (defined $at{db} ? (['SELECT', $at{db}]) : ()), \@args);
+    for my $c (@cmds) {
+        my $req = '*' . @$c . "\r\n";
+        $req .= '$' . length($_) . "\r\n$_\r\n" for map { $_ // '' } @$c;
+        print $s $req;
+    }
+    my $reply = eval { my $r; $r = _resp_read($s) for @cmds; $r };
     if ($@) {
         chomp($RedisError = $@);
         $reply = undef;
@@ -254,6 +278,36 @@ sub fake_get {
     my ($path) = @_;
     my (undef, $body) = fake_request('GET', $path);
     return $body;
+}
+
+# the operations the fake counts, in the order of its "calls" object
+# (tools/fake/cometchat.py, OPS)
+our @FakeOps = qw(create_user update_user delete_user create_token);
+
+sub fake_calls {
+    my ($want, $more) = @_;
+    my %w = %$want;
+    my $any = delete $w{others};
+    my $total = delete $w{total};
+    my ($sum, @parts) = (0);
+    for my $op (@FakeOps, 'other') {
+        my $n = delete $w{$op} // ($any ? undef : 0);
+        $sum += $n if defined $n;
+        push @parts, qq{"$op":} . ($n // '\\d+');
+    }
+    die "fake_calls: not an operation: @{[sort keys %w]}\n" if %w;
+    die "fake_calls: others => 'any' needs a total\n" if $any && !defined $total;
+    push @parts, '"total":' . ($total // $sum);
+    my $re = '\\{"calls":\\{' . join(',', @parts) . '\\}';
+    $more //= '';
+    return qr/^$re$more/;
+}
+
+# the fake's tokens: {uid}_{unixtime}{32 hex}
+sub hide_tokens {
+    my $s = shift;
+    $s =~ s/\b[a-z0-9_-]+_\d{10}[0-9a-f]{32}\b/TOKEN/g;
+    return $s;
 }
 
 sub _start_fake {

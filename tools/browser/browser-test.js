@@ -107,7 +107,7 @@ async function main() {
         ({ chromium } = require("playwright-core"));
     } catch (e) {
         console.log("1..0 # SKIP playwright-core is not installed "
-                    + "(tools/deps-browser.sh)");
+                    + "(tools/deps-browser)");
         return 0;
     }
 

@@ -1,20 +1,15 @@
-#!/usr/bin/python3
-"""A local fake of CometChat's REST API v3, with a control interface.
+"""CometChat's REST API v3, as the module uses it, with a control interface.
 
-It answers the calls the module makes (shared/spec/cometchat.md) the way
-CometChat does, and lets tests inject delays, errors, rate limits, garbage
-and dropped connections.  Python 3 standard library only.
-
-    tools/fake-cometchat.py --port N [--host 127.0.0.1] [--api-key KEY]
-                            [--app-id ID] [--quiet]
-
-See tools/README.md for the REST routes and the /_fake/ control API.
+The calls the module makes (create user, create auth token) plus the two
+it is about to make (update user for profile sync, delete user for a smoke
+check), answered the way CometChat does (docs/cometchat-api.md), with
+injectable delays, errors, rate limits, garbage and dropped connections
+(/_fake/set), counters (/_fake/stats) and seeding (/_fake/seed_user).
+Python 3 standard library only.  Started through tools/fake/run; see
+tools/README.md for the routes.
 """
 
-import argparse
 import copy
-import gzip
-import http.client
 import json
 import re
 import secrets
@@ -26,8 +21,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-OPS = ("create_user", "get_user", "update_user", "delete_user",
-       "create_token", "list_tokens", "flush_tokens")
+OPS = ("create_user", "update_user", "delete_user", "create_token")
 
 UID_RE = re.compile(r"[A-Za-z0-9_-]+")
 UID_MAX = 100
@@ -130,7 +124,8 @@ def take(table, op):
 
 
 def route(method, path):
-    """Map a /v3 request to (op, uid); op None for an unknown route."""
+    """Map a /v3 request to (op, uid, known route); op None when the route
+    exists but not for this method."""
     parts = path.split("/")[2:]     # drop "", "v3"
     if parts and parts[-1] == "":
         parts = parts[:-1]
@@ -138,13 +133,13 @@ def route(method, path):
         return ({"POST": "create_user"}.get(method), None, True)
     if len(parts) == 2 and parts[0] == "users":
         uid = urllib.parse.unquote(parts[1])
-        return ({"GET": "get_user", "PUT": "update_user",
+        return ({"PUT": "update_user",
                  "DELETE": "delete_user"}.get(method), uid, True)
     if len(parts) == 3 and parts[0] == "users" and parts[2] == "auth_tokens":
         uid = urllib.parse.unquote(parts[1])
-        return ({"POST": "create_token", "GET": "list_tokens",
-                 "DELETE": "flush_tokens"}.get(method), uid, True)
+        return ({"POST": "create_token"}.get(method), uid, True)
     return (None, None, False)
+
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -507,15 +502,6 @@ class Handler(BaseHTTPRequestHandler):
                 reply["authToken"] = self._mint(st, uid)["authToken"]
         return {"data": reply}
 
-    def op_get_user(self, uid, _data, _q):
-        st = self.server.state
-        uid = self._path_uid(uid)
-        with st.lock:
-            user = st.users.get(uid)
-            if user is None:
-                raise self._not_found(uid)
-            return {"data": dict(user)}
-
     def op_update_user(self, uid, data, _q):
         st = self.server.state
         uid = self._path_uid(uid)
@@ -571,43 +557,6 @@ class Handler(BaseHTTPRequestHandler):
                 return {"data": {"uid": uid, "authToken": last["authToken"],
                                  "createdAt": last["createdAt"]}}
             return {"data": self._mint(st, uid)}
-
-    def op_list_tokens(self, uid, _data, q):
-        st = self.server.state
-        uid = self._path_uid(uid)
-        try:
-            per_page = int(q.get("perPage", ["100"])[0])
-            page = int(q.get("page", ["1"])[0])
-        except ValueError:
-            per_page = page = 0
-        if not 1 <= per_page <= 100 or page < 1:
-            raise Fail(400, "ERR_BAD_REQUEST", VALIDATION_MSG,
-                       {"perPage": ["perPage must be 1 to 100, page >= 1."]})
-        with st.lock:
-            if uid not in st.users:
-                raise self._not_found(uid)
-            lst = list(reversed(st.tokens.get(uid, [])))
-        items = lst[(page - 1) * per_page:page * per_page]
-        total = len(lst)
-        return {
-            "data": [{"uid": uid, "authToken": t["authToken"],
-                      "createdAt": t["createdAt"]} for t in items],
-            "meta": {"pagination": {
-                "total": total, "count": len(items), "per_page": per_page,
-                "current_page": page,
-                "total_pages": max(1, -(-total // per_page))}},
-        }
-
-    def op_flush_tokens(self, uid, _data, _q):
-        st = self.server.state
-        uid = self._path_uid(uid)
-        with st.lock:
-            if uid not in st.users:
-                raise self._not_found(uid)
-            st.tokens.pop(uid, None)
-        return {"data": {"success": True,
-                         "message": "Auth tokens for the user with uid %s "
-                                    "have been flushed successfully." % uid}}
 
     # -- control ----------------------------------------------------------
 
@@ -741,230 +690,7 @@ class Handler(BaseHTTPRequestHandler):
                 reply["data"]["authToken"] = self._mint(st, uid)["authToken"]
         return self._json(200, reply)
 
-    def ctl_echo(self, q):
-        st = self.server.state
-        with st.lock:
-            st.echo_calls += 1
 
-        def one(name, default=None):
-            return q[name][0] if name in q else default
-
-        status = int(one("status", "200"))
-        delay = int(one("delay_ms", "0"))
-        if truthy(one("echo_headers", "0")):
-            body = compact({
-                "method": self.command, "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-            })
-        else:
-            body = (one("body", "") + "x" * int(one("size", "0"))
-                    + one("suffix", "")).encode("utf-8")
-        ctype = one("content_type")
-        if ctype is None:
-            head = body.lstrip()[:1]
-            ctype = ("application/json" if head in (b"{", b"[")
-                     else "text/html; charset=utf-8")
-        hdrs = []
-        for h in q.get("header", []):
-            name, _, value = h.partition(":")
-            hdrs.append((name.strip(), value.strip()))
-        if truthy(one("gzip", "0")):
-            body = gzip.compress(body)
-            hdrs.append(("Content-Encoding", "gzip"))
-        if delay:
-            time.sleep(delay / 1000.0)
-        if truthy(one("chunked", "0")):
-            return self._stream(status, body, ctype, hdrs,
-                                int(one("chunk_size", "1024")),
-                                int(one("chunk_delay_ms", "0")))
-        return self._send(status, body, ctype, hdrs)
-
-    def _stream(self, status, body, ctype, hdrs, size, delay):
-        """Send body in pieces: chunked for HTTP/1.1, else until close."""
-        chunked = self.request_version == "HTTP/1.1"
-        if not chunked:
-            self.close_connection = True
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        for name, value in hdrs:
-            self.send_header(name, value)
-        if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-        else:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.flush()
-        if self.command == "HEAD":
-            return status
-        size = max(1, size)
-        for i in range(0, len(body), size):
-            if i and delay:
-                time.sleep(delay / 1000.0)
-            piece = body[i:i + size]
-            if chunked:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            else:
-                self.wfile.write(piece)
-            self.wfile.flush()
-        if chunked:
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        return status
-
-    def ctl_fanout(self, q):
-        port = int(q["port"][0])
-        path = q.get("path", ["/"])[0]
-        n = int(q.get("n", ["10"])[0])
-        conns = max(1, min(n, int(q.get("conns", [str(n)])[0])))
-        host = q.get("host", ["127.0.0.1"])[0]
-        timeout = float(q.get("timeout", ["30"])[0])
-        capture = q.get("capture_header", [None])[0]
-        hdrs = request_headers(q, "cookie", "header")
-        results = run_fanout(host, port, path, n, conns, hdrs, timeout,
-                             capture)
-        return self._json(200, results)
-
-    def ctl_race(self, q):
-        port = int(q["port"][0])
-        host = q.get("host", ["127.0.0.1"])[0]
-        gap = int(q.get("gap_ms", ["200"])[0])
-        timeout = float(q.get("timeout", ["30"])[0])
-        slow = q["slow"][0]
-        fast = q["fast"][0]
-        order = []
-        out = {}
-        lock = threading.Lock()
-
-        def go(which, path, hdrs):
-            t0 = time.monotonic()
-            try:
-                status, body, _ = http_get(host, port, path, hdrs, timeout)
-                out[which + "_status"] = status
-                out[which + "_body"] = body[:200].decode("utf-8", "replace")
-            except (OSError, http.client.HTTPException) as e:
-                out[which + "_status"] = None
-                out[which + "_error"] = repr(e)
-            out[which + "_ms"] = int((time.monotonic() - t0) * 1000)
-            with lock:
-                order.append(which)
-
-        ts = threading.Thread(target=go, args=(
-            "slow", slow, request_headers(q, "cookie_slow", "header_slow")))
-        tf = threading.Thread(target=go, args=(
-            "fast", fast, request_headers(q, "cookie_fast", "header_fast")))
-        ts.start()
-        time.sleep(gap / 1000.0)
-        tf.start()
-        ts.join(timeout + 5)
-        tf.join(timeout + 5)
-        reply = {"first": order[0] if order else None,
-                 "slow_status": out.pop("slow_status", None),
-                 "fast_status": out.pop("fast_status", None),
-                 "order": order}
-        reply.update(sorted(out.items()))
-        return self._json(200, reply)
-
-
-def request_headers(q, cookie_name, header_name):
-    hdrs = []
-    if q.get(cookie_name):
-        hdrs.append(("Cookie", q[cookie_name][0]))
-    for h in q.get(header_name, []):
-        name, _, value = h.partition(":")
-        hdrs.append((name.strip(), value.strip()))
-    return hdrs
-
-
-def http_get(host, port, path, hdrs, timeout, conn=None):
-    own = conn is None
-    if own:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.putrequest("GET", path, skip_accept_encoding=True)
-        for name, value in hdrs:
-            conn.putheader(name, value)
-        conn.endheaders()
-        resp = conn.getresponse()
-        body = resp.read()
-        return resp.status, body, resp
-    finally:
-        if own:
-            conn.close()
-
-
-def run_fanout(host, port, path, n, conns, hdrs, timeout, capture):
-    jobs = list(range(n))
-    lock = threading.Lock()
-    statuses = {}
-    bodies = []
-    seen = set()
-    header_values = {}
-    errors = []
-    start = threading.Barrier(conns)
-
-    def worker():
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        try:
-            start.wait(timeout)
-        except threading.BrokenBarrierError:
-            pass
-        while True:
-            with lock:
-                if not jobs:
-                    break
-                jobs.pop()
-            for attempt in (0, 1):
-                reused = conn.sock is not None
-                try:
-                    status, body, resp = http_get(host, port, path, hdrs,
-                                                  timeout, conn)
-                    if resp.will_close:
-                        conn.close()
-                    break
-                except (http.client.RemoteDisconnected, BrokenPipeError,
-                        ConnectionResetError) as e:
-                    conn.close()
-                    if reused and attempt == 0:
-                        continue     # a stale keep-alive connection
-                    status = e
-                    break
-                except (OSError, http.client.HTTPException) as e:
-                    conn.close()
-                    status = e
-                    break
-            with lock:
-                if isinstance(status, Exception):
-                    errors.append(repr(status))
-                    continue
-                key = str(status)
-                statuses[key] = statuses.get(key, 0) + 1
-                if body not in seen:
-                    seen.add(body)
-                    bodies.append(body)
-                if capture:
-                    v = resp.getheader(capture)
-                    v = "" if v is None else v
-                    header_values[v] = header_values.get(v, 0) + 1
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(conns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    reply = {
-        "n": n,
-        "statuses": statuses,
-        "distinct_bodies": len(bodies),
-        "bodies_sample": [b[:200].decode("utf-8", "replace")
-                          for b in bodies[:3]],
-        "errors": len(errors),
-    }
-    if errors:
-        reply["errors_sample"] = errors[:3]
-    if capture:
-        reply["header_values"] = header_values
-    return reply
 
 
 def redact_path(path):
@@ -986,31 +712,3 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 512
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--api-key", default="test-rest-key")
-    ap.add_argument("--app-id", default="testapp")
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args()
-
-    server = Server((args.host, args.port), Handler)
-    server.state = State(args.api_key, args.app_id)
-    server.quiet = args.quiet
-    if not args.quiet:
-        sys.stderr.write("fake-cometchat: listening on %s:%d\n"
-                         % (args.host, server.server_address[1]))
-        sys.stderr.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
-if __name__ == "__main__":
-    main()
