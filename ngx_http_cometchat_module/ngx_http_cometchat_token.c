@@ -8,9 +8,14 @@
  *
  *   - within a worker, all requests for one (app id, uid) share a "flight"
  *     that lives in worker memory; later requests join its wait list;
- *   - across workers and hosts, the flight that misses takes a short Redis
- *     lock (SET NX PX) before minting; the others poll the token key and
- *     take the lock over when it goes away;
+ *   - across workers and hosts, the flight that misses takes a Redis lock
+ *     before minting: a lease of one cometchat_api_timeout that the holder
+ *     renews while its calls run and deletes when done, or when its worker
+ *     exits.  The others poll the token key; they take the lock when it
+ *     goes away (a dead holder stops renewing), or take it over when the
+ *     same holder has kept it one cometchat_api_timeout without a token
+ *     (a stuck holder, or a lock set by hand).  A page thus waits about
+ *     one API timeout at most for someone else's mint;
  *   - without Redis (not configured, or failing), a "minting" marker in
  *     this host's shared zone plays the lock, and the zone is the cache.
  *
@@ -50,14 +55,18 @@
 
 /*
  * A mint makes at most three REST calls (token; user; token again after a
- * create race), each bounded by cometchat_api_timeout: the lock outlives
- * the slowest mint, and the waiters wait that long.
+ * create race), each bounded by cometchat_api_timeout: without Redis, the
+ * per-host minting marker outlives the slowest mint, and a waiting flight
+ * never waits longer than that, whatever the lock holders do.  The Redis
+ * lock is a lease of one API timeout, renewed three times per lease.
  */
 #define NGX_HTTP_COMETCHAT_MINT_CALLS         3
 #define ngx_http_cometchat_lock_time(lcf)                                    \
     (NGX_HTTP_COMETCHAT_MINT_CALLS * (lcf)->api_timeout)
 #define NGX_HTTP_COMETCHAT_KEY_MAX                                            \
     (64 + 1 + NGX_HTTP_COMETCHAT_UID_MAX)
+#define ngx_http_cometchat_lease(lcf)     ((lcf)->api_timeout)
+#define NGX_HTTP_COMETCHAT_HOLDER_MAX         320
 
 
 /* worker memory */
@@ -94,7 +103,12 @@ typedef struct {
 
     ngx_event_t                     poll_ev;
     ngx_event_t                     wake_ev;
+    ngx_event_t                     renew_ev;   /* keeps our lease */
     ngx_msec_t                      deadline;
+
+    ngx_msec_t                      held;       /* holder seen since */
+    ngx_str_t                       holder;     /* another's lock value */
+    u_char                          holder_buf[NGX_HTTP_COMETCHAT_HOLDER_MAX];
 
     ngx_uint_t                      status;     /* result */
     ngx_uint_t                      part;
@@ -104,6 +118,7 @@ typedef struct {
     unsigned                        local_lock:1;
     unsigned                        missed:1;
     unsigned                        polled:1;
+    unsigned                        takeover:1;
 } ngx_http_cometchat_flight_t;
 
 
@@ -145,6 +160,7 @@ static void ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f);
 static void ngx_http_cometchat_flight_mint_handler(void *data,
     ngx_http_cometchat_mint_result_t *result);
 static void ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_flight_finish(ngx_http_cometchat_flight_t *f,
     ngx_uint_t status, ngx_uint_t part, ngx_str_t *token);
 static void ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev);
@@ -159,6 +175,21 @@ static void ngx_http_cometchat_redis_ignore(void *data, ngx_int_t rc,
     ngx_str_t *value);
 static void ngx_http_cometchat_token_init_flights(void);
 
+
+/*
+ * Takes the lock when it is free, or when it still holds ARGV[3] (the
+ * holder a waiter takes over from; "" for none): the reply is the lock's
+ * value, ARGV[1] when it is ours now.
+ */
+static ngx_str_t  ngx_http_cometchat_lock_script = ngx_string(
+    "local v = redis.call('get', KEYS[1]) "
+    "if v and v ~= ARGV[3] then return v end "
+    "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return ARGV[1]");
+
+/* renews the lease, if the lock is still ours */
+static ngx_str_t  ngx_http_cometchat_renew_script = ngx_string(
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end");
 
 /* compare-and-delete: only the lock this worker took */
 static ngx_str_t  ngx_http_cometchat_unlock_script = ngx_string(
@@ -318,9 +349,13 @@ ngx_http_cometchat_token_exit_process(ngx_cycle_t *cycle)
 
         ngx_http_cometchat_flight_stop(f);
 
-        if (f->local_lock) {
-            ngx_http_cometchat_cache_unlock(&f->sn.str);
-        }
+        /*
+         * nginx -s stop, or a reload's old worker past its shutdown
+         * timeout: the lock goes now rather than when its lease ends
+         * (ngx_http_cometchat_redis_exit_process() sends what is queued)
+         */
+
+        ngx_http_cometchat_flight_unlock(f);
 
         /* the requests are going away with the worker */
 
@@ -435,6 +470,10 @@ ngx_http_cometchat_flight_create(ngx_http_request_t *r,
     f->wake_ev.handler = ngx_http_cometchat_flight_wake_handler;
     f->wake_ev.data = &ngx_http_cometchat_token_dummy;
     f->wake_ev.log = f->log;
+
+    f->renew_ev.handler = ngx_http_cometchat_flight_renew_handler;
+    f->renew_ev.data = &ngx_http_cometchat_token_dummy;
+    f->renew_ev.log = f->log;
 
     ngx_rbtree_insert(&ngx_http_cometchat_flights, &f->sn.node);
     ngx_queue_insert_tail(&ngx_http_cometchat_flights_all, &f->all);
@@ -622,22 +661,35 @@ static void
 ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f)
 {
     u_char     buf[NGX_INT_T_LEN];
-    ngx_str_t  args[6];
+    ngx_str_t  args[7];
 
-    ngx_str_set(&args[0], "SET");
-    args[1] = f->lock_key;
-    args[2] = f->lock_value;
-    ngx_str_set(&args[3], "NX");
-    ngx_str_set(&args[4], "PX");
+    /* the same holder for one API timeout and no token: take it over */
+
+    f->takeover = f->holder.len
+                  && (ngx_msec_int_t) (ngx_current_msec - f->held)
+                     >= (ngx_msec_int_t) ngx_http_cometchat_lease(f->lcf);
+
+    ngx_str_set(&args[0], "EVAL");
+    args[1] = ngx_http_cometchat_lock_script;
+    ngx_str_set(&args[2], "1");
+    args[3] = f->lock_key;
+    args[4] = f->lock_value;
     args[5].data = buf;
-    args[5].len = ngx_sprintf(buf, "%M", ngx_http_cometchat_lock_time(f->lcf))
+    args[5].len = ngx_sprintf(buf, "%M", ngx_http_cometchat_lease(f->lcf))
                   - buf;
+
+    if (f->takeover) {
+        args[6] = f->holder;
+
+    } else {
+        ngx_str_set(&args[6], "");
+    }
 
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_LOCK;
 
     if (ngx_http_cometchat_token_redis(f,
                                        ngx_http_cometchat_flight_lock_handler,
-                                       6, args)
+                                       7, args)
         == NULL)
     {
         ngx_http_cometchat_flight_redis_error(f, "unavailable");
@@ -652,31 +704,89 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
 {
     ngx_http_cometchat_flight_t *f = data;
 
+    size_t  len;
+
     f->cmd = NULL;
 
-    switch (rc) {
+    if (rc != NGX_OK) {
+        ngx_http_cometchat_flight_redis_error(f, "lock failed");
+        ngx_http_cometchat_flight_local(f);
+        return;
+    }
 
-    case NGX_OK:
+    if (value->len == f->lock_value.len
+        && ngx_strncmp(value->data, f->lock_value.data, value->len) == 0)
+    {
+        if (f->takeover) {
+            ngx_log_error(NGX_LOG_INFO, f->log, 0,
+                          NGX_HTTP_COMETCHAT_LOG_PREFIX
+                          "gave up waiting for another mint of \"%V\": "
+                          "took over the lock of \"%V\"",
+                          &f->uid, &f->holder);
+        }
+
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" locked", &f->uid);
 
         f->redis_lock = 1;
+        f->holder.len = 0;
+
+        ngx_add_timer(&f->renew_ev,
+                      ngx_http_cometchat_lease(f->lcf) / 3 + 1);
+
         ngx_http_cometchat_flight_check_retry(f);
         return;
+    }
 
-    case NGX_DECLINED:
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
-                       "cometchat token: \"%V\" being minted elsewhere",
-                       &f->uid);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, f->log, 0,
+                   "cometchat token: \"%V\" being minted by \"%V\"",
+                   &f->uid, value);
 
-        ngx_http_cometchat_flight_poll(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL);
-        return;
+    /* a new holder: its lease starts now */
 
-    default:
-        ngx_http_cometchat_flight_redis_error(f, "SET NX failed");
-        ngx_http_cometchat_flight_local(f);
+    len = ngx_min(value->len, NGX_HTTP_COMETCHAT_HOLDER_MAX);
+
+    if (f->holder.len != len
+        || ngx_strncmp(f->holder.data, value->data, len) != 0)
+    {
+        f->holder.data = f->holder_buf;
+        f->holder.len = len;
+        ngx_memcpy(f->holder_buf, value->data, len);
+        f->held = ngx_current_msec;
+    }
+
+    ngx_http_cometchat_flight_poll(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL);
+}
+
+
+/* while our calls run, the lease is renewed; a dead worker stops that */
+
+static void
+ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev)
+{
+    u_char                        buf[NGX_INT_T_LEN];
+    ngx_str_t                     args[6];
+    ngx_http_cometchat_flight_t  *f;
+
+    f = (ngx_http_cometchat_flight_t *)
+            ((u_char *) ev - offsetof(ngx_http_cometchat_flight_t, renew_ev));
+
+    if (!f->redis_lock) {
         return;
     }
+
+    ngx_str_set(&args[0], "EVAL");
+    args[1] = ngx_http_cometchat_renew_script;
+    ngx_str_set(&args[2], "1");
+    args[3] = f->lock_key;
+    args[4] = f->lock_value;
+    args[5].data = buf;
+    args[5].len = ngx_sprintf(buf, "%M", ngx_http_cometchat_lease(f->lcf))
+                  - buf;
+
+    (void) ngx_http_cometchat_token_redis(NULL, NULL, 6, args);
+
+    ngx_add_timer(&f->renew_ev, ngx_http_cometchat_lease(f->lcf) / 3 + 1);
 }
 
 
@@ -1035,6 +1145,10 @@ ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f)
 
     f->redis_lock = 0;
 
+    if (f->renew_ev.timer_set) {
+        ngx_del_timer(&f->renew_ev);
+    }
+
     /* if the lock expired and another took it, it is not ours to delete */
 
     ngx_str_set(&args[0], "EVAL");
@@ -1188,6 +1302,10 @@ ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f)
         ngx_del_timer(&f->poll_ev);
     }
 
+    if (f->renew_ev.timer_set) {
+        ngx_del_timer(&f->renew_ev);
+    }
+
     if (f->wake_ev.posted) {
         ngx_delete_posted_event(&f->wake_ev);
     }
@@ -1218,10 +1336,10 @@ ngx_http_cometchat_token_redis(ngx_http_cometchat_flight_t *f,
     ngx_http_cometchat_redis_handler_pt h, int argc, ngx_str_t *args)
 {
     int          i;
-    size_t       argvlen[6];
-    const char  *argv[6];
+    size_t       argvlen[7];
+    const char  *argv[7];
 
-    if (argc > 6) {
+    if (argc > 7) {
         return NULL;
     }
 
