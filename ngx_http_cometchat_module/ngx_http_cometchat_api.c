@@ -1,6 +1,6 @@
 
 /*
- * The mint flow (shared/spec/cometchat.md): ask CometChat for an auth
+ * The mint flow (docs/cometchat-api.md): ask CometChat for an auth
  * token; when the user does not exist, create it with a token in the same
  * call; when another host created it meanwhile, ask for the token again.
  *

@@ -16,7 +16,7 @@
 
 #define NGX_HTTP_COMETCHAT_LOG_PREFIX   "cometchat: "
 
-/* CometChat limits (shared/spec/cometchat.md) */
+/* CometChat limits (docs/cometchat-api.md) */
 #define NGX_HTTP_COMETCHAT_UID_MAX      100
 #define NGX_HTTP_COMETCHAT_NAME_MAX     100
 #define NGX_HTTP_COMETCHAT_URL_MAX      3000
@@ -83,7 +83,7 @@ typedef struct {
     ngx_str_t                   redis_password;
     ngx_msec_t                  redis_timeout;
 
-    ngx_shm_zone_t             *shm_zone;       /* counters + local cache */
+    ngx_shm_zone_t             *shm_zone;       /* counters (status.c) */
     ngx_uint_t                  enabled;        /* any location uses it */
 } ngx_http_cometchat_main_conf_t;
 

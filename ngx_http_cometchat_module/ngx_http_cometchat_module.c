@@ -1,10 +1,11 @@
 
 /*
- * ngx_http_cometchat_module: directives, configuration, variables and
- * the per-request context.
+ * ngx_http_cometchat_module: directives, configuration, and the hooks
+ * nginx calls (phase handler, filters, process start and exit).
  */
 
 
+#include "ngx_http_cometchat_cache.h"
 #include "ngx_http_cometchat_endpoint.h"
 #include "ngx_http_cometchat_filter.h"
 #include "ngx_http_cometchat_redis.h"
@@ -14,6 +15,7 @@
 #include "ngx_http_cometchat_template.h"
 #include "ngx_http_cometchat_token.h"
 #include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_variables.h"
 
 
 static char *ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -45,16 +47,10 @@ static char *ngx_http_cometchat_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static ngx_int_t ngx_http_cometchat_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cometchat_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cometchat_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cometchat_exit_process(ngx_cycle_t *cycle);
 
-static ngx_int_t ngx_http_cometchat_str_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_cometchat_token_status_variable(
-    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
-static void ngx_http_cometchat_ctx_cleanup(void *data);
 
 
 static ngx_conf_post_handler_pt  ngx_http_cometchat_check_name_p =
@@ -228,7 +224,7 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_cometchat_module_ctx = {
-    ngx_http_cometchat_add_variables,      /* preconfiguration */
+    ngx_http_cometchat_variables_add,      /* preconfiguration */
     ngx_http_cometchat_init,               /* postconfiguration */
 
     ngx_http_cometchat_create_main_conf,   /* create main configuration */
@@ -256,38 +252,6 @@ ngx_module_t  ngx_http_cometchat_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-static ngx_http_variable_t  ngx_http_cometchat_vars[] = {
-
-    { ngx_string("cometchat_uid"), NULL,
-      ngx_http_cometchat_str_variable,
-      offsetof(ngx_http_cometchat_ctx_t, uid),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("cometchat_auth_token"), NULL,
-      ngx_http_cometchat_str_variable,
-      offsetof(ngx_http_cometchat_ctx_t, token),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("cometchat_token_status"), NULL,
-      ngx_http_cometchat_token_status_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
-
-
-static ngx_str_t  ngx_http_cometchat_token_statuses[] = {
-    ngx_null_string,
-    ngx_string("hit"),
-    ngx_string("minted"),
-    ngx_string("anonymous"),
-    ngx_string("error")
-};
-
-
-static time_t  ngx_http_cometchat_logged[NGX_HTTP_COMETCHAT_LOG_KINDS];
 
 
 static char *
@@ -439,72 +403,6 @@ ngx_http_cometchat_check_key(u_char *p, u_char *last)
     }
 
     return NGX_OK;
-}
-
-
-/*
- * Reads a file named by a directive when the configuration is loaded:
- * path becomes its full name, text its content (at most max bytes, not
- * empty) from pool.  Errors name the directive.
- */
-
-char *
-ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
-    ngx_str_t *path, size_t max, ngx_pool_t *pool, ngx_str_t *text)
-{
-    u_char           *p;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_file_info_t   fi;
-
-    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%s\": cannot open \"%V\"", directive, path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > (off_t) max)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\": \"%V\" is not a file of at most %uz "
-                           "bytes", directive, path, max);
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_pnalloc(pool, max);
-    if (p == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, p, max);
-
-    (void) ngx_close_file(fd);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%s\": cannot read \"%V\"", directive, path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\": \"%V\" is empty", directive, path);
-        return NGX_CONF_ERROR;
-    }
-
-    text->data = p;
-    text->len = n;
-
-    return NGX_CONF_OK;
 }
 
 
@@ -1074,25 +972,6 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static ngx_int_t
-ngx_http_cometchat_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_cometchat_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
 ngx_http_cometchat_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt             *h;
@@ -1105,7 +984,7 @@ ngx_http_cometchat_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_cometchat_token_init_zone(cf, ccmcf) != NGX_OK) {
+    if (ngx_http_cometchat_cache_init_zone(cf, ccmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1125,7 +1004,7 @@ ngx_http_cometchat_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_cometchat_init_process(ngx_cycle_t *cycle)
 {
-    ngx_memzero(ngx_http_cometchat_logged, sizeof(ngx_http_cometchat_logged));
+    ngx_http_cometchat_util_init_process(cycle);
 
     if (ngx_http_cometchat_rest_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
@@ -1141,172 +1020,4 @@ ngx_http_cometchat_exit_process(ngx_cycle_t *cycle)
     ngx_http_cometchat_token_exit_process(cycle);
     ngx_http_cometchat_redis_exit_process(cycle);
     ngx_http_cometchat_rest_exit_process(cycle);
-}
-
-
-static ngx_int_t
-ngx_http_cometchat_str_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t                 *s;
-    ngx_http_cometchat_ctx_t  *ctx;
-
-    ctx = ngx_http_cometchat_get_ctx(r->main);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    s = (ngx_str_t *) ((char *) ctx + data);
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_cometchat_token_status_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t                 *s;
-    ngx_http_cometchat_ctx_t  *ctx;
-
-    ctx = ngx_http_cometchat_get_ctx(r->main);
-
-    if (ctx == NULL || !ctx->done) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    s = &ngx_http_cometchat_token_statuses[ctx->token_status];
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-ngx_http_cometchat_ctx_t *
-ngx_http_cometchat_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_cometchat_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_cometchat_module);
-
-    /* subrequests share the main request's pool, not its pipeline */
-
-    if (ctx != NULL || !r->internal || r != r->main) {
-        return ctx;
-    }
-
-    /*
-     * an internal redirect zeroed r->ctx, but the pipeline's result must
-     * outlive it: one session check and one token per request
-     */
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_cometchat_ctx_cleanup) {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_cometchat_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-ngx_http_cometchat_ctx_t *
-ngx_http_cometchat_create_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_cometchat_ctx_t  *ctx;
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_cometchat_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_cometchat_ctx_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_cometchat_module);
-
-    return ctx;
-}
-
-
-static void
-ngx_http_cometchat_ctx_cleanup(void *data)
-{
-    ngx_http_cometchat_ctx_t *ctx = data;
-
-    /* the request is going away while its token lookup is in flight */
-
-    if (ctx->waiter) {
-        ngx_http_cometchat_token_cancel(ctx);
-    }
-}
-
-
-ngx_int_t
-ngx_http_cometchat_valid_uid(ngx_str_t *uid)
-{
-    u_char  *p;
-
-    if (uid->len == 0 || uid->len > NGX_HTTP_COMETCHAT_UID_MAX) {
-        return NGX_ERROR;
-    }
-
-    for (p = uid->data; p < uid->data + uid->len; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
-            || *p == '_' || *p == '-')
-        {
-            continue;
-        }
-
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_uint_t
-ngx_http_cometchat_log_allowed(ngx_uint_t kind)
-{
-    time_t  now;
-
-    if (kind >= NGX_HTTP_COMETCHAT_LOG_KINDS) {
-        return 1;
-    }
-
-    now = ngx_time();
-
-    if (ngx_http_cometchat_logged[kind]
-        && now - ngx_http_cometchat_logged[kind]
-           < NGX_HTTP_COMETCHAT_LOG_INTERVAL)
-    {
-        return 0;
-    }
-
-    ngx_http_cometchat_logged[kind] = now;
-
-    return 1;
 }

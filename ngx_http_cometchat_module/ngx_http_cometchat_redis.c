@@ -192,6 +192,8 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_cometchat_redis_exit_process(ngx_cycle_t *cycle)
 {
+    int                          done;
+    ngx_uint_t                   n;
     redisAsyncContext           *ac;
     ngx_http_cometchat_redis_t  *rd;
 
@@ -221,6 +223,20 @@ ngx_http_cometchat_redis_exit_process(ngx_cycle_t *cycle)
     if (rd->ac) {
         ac = rd->ac;
         rd->ac = NULL;
+
+        /*
+         * send what is queued (a flight's unlock) before the connection
+         * goes: the socket is non-blocking, a few tries at most
+         */
+
+        done = 0;
+
+        for (n = 0; n < 3 && !done && (ac->c.flags & REDIS_CONNECTED); n++) {
+            if (redisBufferWrite(&ac->c, &done) == REDIS_ERR) {
+                break;
+            }
+        }
+
         redisAsyncFree(ac);
     }
 

@@ -8,9 +8,14 @@
  *
  *   - within a worker, all requests for one (app id, uid) share a "flight"
  *     that lives in worker memory; later requests join its wait list;
- *   - across workers and hosts, the flight that misses takes a short Redis
- *     lock (SET NX PX) before minting; the others poll the token key and
- *     take the lock over when it goes away;
+ *   - across workers and hosts, the flight that misses takes a Redis lock
+ *     before minting: a lease of one cometchat_api_timeout that the holder
+ *     renews while its calls run and deletes when done, or when its worker
+ *     exits.  The others poll the token key; they take the lock when it
+ *     goes away (a dead holder stops renewing), or take it over when the
+ *     same holder has kept it one cometchat_api_timeout without a token
+ *     (a stuck holder, or a lock set by hand).  A page thus waits about
+ *     one API timeout at most for someone else's mint;
  *   - without Redis (not configured, or failing), a "minting" marker in
  *     this host's shared zone plays the lock, and the zone is the cache.
  *
@@ -28,58 +33,40 @@
  * Waiting requests are blocked (r->main->blocked) and woken from a posted
  * event, never from inside a Redis or curl callback.  A flight always ends:
  * Redis and REST calls have their own timeouts, polling has a deadline.
+ *
+ * The per-host zone itself is ngx_http_cometchat_cache.c.  What is left
+ * here is one state machine, the flight (GET, LOCK, RETRY, MINT, or POLL
+ * until the other mint ends), and it reads best whole: each state is a
+ * Redis or REST callback that hands over to the next, and the lock, the
+ * poll deadline and the cleanup on exit only make sense side by side.
  */
 
 
 #include "ngx_http_cometchat_api.h"
+#include "ngx_http_cometchat_cache.h"
 #include "ngx_http_cometchat_redis.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_token.h"
 
 
-#define NGX_HTTP_COMETCHAT_TOKENS_ZONE_SIZE   (1024 * 1024)
-#define NGX_HTTP_COMETCHAT_TOKEN_MAX          1024
-#define NGX_HTTP_COMETCHAT_TOKEN_ROOM         64
 #define NGX_HTTP_COMETCHAT_POLL               50
 #define NGX_HTTP_COMETCHAT_POLL_MARGIN        1000
 
 /*
  * A mint makes at most three REST calls (token; user; token again after a
- * create race), each bounded by cometchat_api_timeout: the lock outlives
- * the slowest mint, and the waiters wait that long.
+ * create race), each bounded by cometchat_api_timeout: without Redis, the
+ * per-host minting marker outlives the slowest mint, and a waiting flight
+ * never waits longer than that, whatever the lock holders do.  The Redis
+ * lock is a lease of one API timeout, renewed three times per lease.
  */
 #define NGX_HTTP_COMETCHAT_MINT_CALLS         3
 #define ngx_http_cometchat_lock_time(lcf)                                    \
     (NGX_HTTP_COMETCHAT_MINT_CALLS * (lcf)->api_timeout)
 #define NGX_HTTP_COMETCHAT_KEY_MAX                                            \
     (64 + 1 + NGX_HTTP_COMETCHAT_UID_MAX)
-
-
-/* shared zone: one node per (app id, uid) */
-
-typedef struct {
-    ngx_rbtree_t                  rbtree;
-    ngx_rbtree_node_t             sentinel;
-    ngx_queue_t                   lru;
-} ngx_http_cometchat_tokens_sh_t;
-
-
-typedef struct {
-    ngx_str_node_t                sn;         /* key "APP_ID:UID" */
-    ngx_queue_t                   queue;
-    time_t                        expire;     /* token valid until */
-    time_t                        retry;      /* 429: no call until */
-    ngx_msec_t                    minting;    /* marker valid until */
-    time_t                        local;      /* no Redis needed until */
-    ngx_uint_t                    in_redis;   /* read from or stored to
-                                                 Redis: never written
-                                                 back, its key may have
-                                                 been deleted on purpose */
-    size_t                        room;
-    ngx_str_t                     token;
-    u_char                        data[1];
-} ngx_http_cometchat_tokens_node_t;
+#define ngx_http_cometchat_lease(lcf)     ((lcf)->api_timeout)
+#define NGX_HTTP_COMETCHAT_HOLDER_MAX         320
 
 
 /* worker memory */
@@ -116,7 +103,12 @@ typedef struct {
 
     ngx_event_t                     poll_ev;
     ngx_event_t                     wake_ev;
+    ngx_event_t                     renew_ev;   /* keeps our lease */
     ngx_msec_t                      deadline;
+
+    ngx_msec_t                      held;       /* holder seen since */
+    ngx_str_t                       holder;     /* another's lock value */
+    u_char                          holder_buf[NGX_HTTP_COMETCHAT_HOLDER_MAX];
 
     ngx_uint_t                      status;     /* result */
     ngx_uint_t                      part;
@@ -126,6 +118,7 @@ typedef struct {
     unsigned                        local_lock:1;
     unsigned                        missed:1;
     unsigned                        polled:1;
+    unsigned                        takeover:1;
 } ngx_http_cometchat_flight_t;
 
 
@@ -138,44 +131,13 @@ struct ngx_http_cometchat_waiter_s {
 };
 
 
-static ngx_int_t ngx_http_cometchat_tokens_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
-static ngx_http_cometchat_tokens_sh_t *ngx_http_cometchat_tokens(
-    ngx_slab_pool_t **shpool);
-static ngx_http_cometchat_tokens_node_t *ngx_http_cometchat_tokens_find(
-    ngx_http_cometchat_tokens_sh_t *sh, ngx_str_t *key, uint32_t hash);
-static ngx_http_cometchat_tokens_node_t *ngx_http_cometchat_tokens_get(
-    ngx_http_cometchat_tokens_sh_t *sh, ngx_slab_pool_t *shpool,
-    ngx_str_t *key, size_t room);
-static void ngx_http_cometchat_tokens_expire(
-    ngx_http_cometchat_tokens_sh_t *sh, ngx_slab_pool_t *shpool,
-    ngx_uint_t force);
-static void ngx_http_cometchat_tokens_free(ngx_http_cometchat_tokens_sh_t *sh,
-    ngx_slab_pool_t *shpool, ngx_http_cometchat_tokens_node_t *tn);
-
-#define NGX_HTTP_COMETCHAT_LOCAL_NONE    0
-#define NGX_HTTP_COMETCHAT_LOCAL_TOKEN   1
-#define NGX_HTTP_COMETCHAT_LOCAL_RETRY   2
-#define NGX_HTTP_COMETCHAT_LOCAL_BUSY    3
-#define NGX_HTTP_COMETCHAT_LOCAL_LOCKED  4
-#define NGX_HTTP_COMETCHAT_LOCAL_FRESH   5
-
-static ngx_uint_t ngx_http_cometchat_local_lookup(ngx_str_t *key,
-    ngx_str_t *token, time_t *expire, ngx_msec_t lock, ngx_uint_t own);
-static void ngx_http_cometchat_local_store(ngx_str_t *key, ngx_str_t *token,
-    time_t expire, time_t retry, time_t local, ngx_uint_t in_redis);
-static void ngx_http_cometchat_local_copy(ngx_http_cometchat_flight_t *f,
-    ngx_str_t *token);
-static time_t ngx_http_cometchat_local_until(
-    ngx_http_cometchat_loc_conf_t *lcf, time_t now);
-static void ngx_http_cometchat_local_unlock(ngx_str_t *key);
-
 static ngx_http_cometchat_flight_t *ngx_http_cometchat_flight_create(
     ngx_http_request_t *r, ngx_http_cometchat_ctx_t *ctx,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *key, uint32_t hash);
 static ngx_int_t ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_flight_t *f,
     ngx_uint_t joined);
+static void ngx_http_cometchat_token_waiter_cleanup(void *data);
 static void ngx_http_cometchat_flight_start(ngx_http_cometchat_flight_t *f);
 static void ngx_http_cometchat_flight_get(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler);
@@ -198,6 +160,7 @@ static void ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f);
 static void ngx_http_cometchat_flight_mint_handler(void *data,
     ngx_http_cometchat_mint_result_t *result);
 static void ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_flight_finish(ngx_http_cometchat_flight_t *f,
     ngx_uint_t status, ngx_uint_t part, ngx_str_t *token);
 static void ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev);
@@ -213,8 +176,20 @@ static void ngx_http_cometchat_redis_ignore(void *data, ngx_int_t rc,
 static void ngx_http_cometchat_token_init_flights(void);
 
 
-static ngx_str_t  ngx_http_cometchat_tokens_zone_name =
-    ngx_string("cometchat_tokens");
+/*
+ * Takes the lock when it is free, or when it still holds ARGV[3] (the
+ * holder a waiter takes over from; "" for none): the reply is the lock's
+ * value, ARGV[1] when it is ours now.
+ */
+static ngx_str_t  ngx_http_cometchat_lock_script = ngx_string(
+    "local v = redis.call('get', KEYS[1]) "
+    "if v and v ~= ARGV[3] then return v end "
+    "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return ARGV[1]");
+
+/* renews the lease, if the lock is still ours */
+static ngx_str_t  ngx_http_cometchat_renew_script = ngx_string(
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end");
 
 /* compare-and-delete: only the lock this worker took */
 static ngx_str_t  ngx_http_cometchat_unlock_script = ngx_string(
@@ -222,9 +197,6 @@ static ngx_str_t  ngx_http_cometchat_unlock_script = ngx_string(
     "return redis.call('del', KEYS[1]) else return 0 end");
 
 
-/* the zone as found in the current cycle, per process */
-static ngx_cycle_t                      *ngx_http_cometchat_tokens_cycle;
-static ngx_shm_zone_t                   *ngx_http_cometchat_tokens_zone;
 
 static ngx_rbtree_t                      ngx_http_cometchat_flights;
 static ngx_rbtree_node_t                 ngx_http_cometchat_flights_sentinel;
@@ -235,491 +207,6 @@ static ngx_uint_t                        ngx_http_cometchat_flights_seq;
 /* timers log the fd of ev->data in debug builds */
 static ngx_connection_t                  ngx_http_cometchat_token_dummy;
 
-
-ngx_int_t
-ngx_http_cometchat_token_init_zone(ngx_conf_t *cf,
-    ngx_http_cometchat_main_conf_t *cmcf)
-{
-    ngx_shm_zone_t  *shm_zone;
-
-    if (!cmcf->enabled) {
-        return NGX_OK;
-    }
-
-    shm_zone = ngx_shared_memory_add(cf, &ngx_http_cometchat_tokens_zone_name,
-                                     NGX_HTTP_COMETCHAT_TOKENS_ZONE_SIZE,
-                                     &ngx_http_cometchat_module);
-    if (shm_zone == NULL) {
-        return NGX_ERROR;
-    }
-
-    shm_zone->init = ngx_http_cometchat_tokens_init_zone;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_cometchat_tokens_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_slab_pool_t                 *shpool;
-    ngx_http_cometchat_tokens_sh_t  *sh;
-
-    if (data) {
-        /* a reload keeps the tokens */
-        shm_zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_alloc(shpool, sizeof(ngx_http_cometchat_tokens_sh_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_str_rbtree_insert_value);
-    ngx_queue_init(&sh->lru);
-
-    shpool->data = sh;
-    shm_zone->data = sh;
-
-    shpool->log_nomem = 0;
-
-    return NGX_OK;
-}
-
-
-/*
- * The zone is looked up in the running cycle rather than remembered at
- * configuration time: a configuration that fails to load must not leave
- * the master pointing into a zone that was freed.
- */
-
-static ngx_http_cometchat_tokens_sh_t *
-ngx_http_cometchat_tokens(ngx_slab_pool_t **shpool)
-{
-    ngx_uint_t       i;
-    ngx_list_part_t  *part;
-    ngx_shm_zone_t   *zone;
-
-    if (ngx_http_cometchat_tokens_cycle != ngx_cycle) {
-        ngx_http_cometchat_tokens_cycle = (ngx_cycle_t *) ngx_cycle;
-        ngx_http_cometchat_tokens_zone = NULL;
-
-        part = &ngx_http_cometchat_tokens_cycle->shared_memory.part;
-        zone = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                zone = part->elts;
-                i = 0;
-            }
-
-            if (zone[i].tag == &ngx_http_cometchat_module
-                && zone[i].shm.name.len
-                   == ngx_http_cometchat_tokens_zone_name.len
-                && ngx_strncmp(zone[i].shm.name.data,
-                               ngx_http_cometchat_tokens_zone_name.data,
-                               zone[i].shm.name.len)
-                   == 0)
-            {
-                ngx_http_cometchat_tokens_zone = &zone[i];
-                break;
-            }
-        }
-    }
-
-    if (ngx_http_cometchat_tokens_zone == NULL
-        || ngx_http_cometchat_tokens_zone->data == NULL)
-    {
-        return NULL;
-    }
-
-    *shpool = (ngx_slab_pool_t *) ngx_http_cometchat_tokens_zone->shm.addr;
-
-    return ngx_http_cometchat_tokens_zone->data;
-}
-
-
-static ngx_http_cometchat_tokens_node_t *
-ngx_http_cometchat_tokens_find(ngx_http_cometchat_tokens_sh_t *sh,
-    ngx_str_t *key, uint32_t hash)
-{
-    ngx_str_node_t                    *sn;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    sn = ngx_str_rbtree_lookup(&sh->rbtree, key, hash);
-
-    if (sn == NULL) {
-        return NULL;
-    }
-
-    tn = (ngx_http_cometchat_tokens_node_t *) sn;
-
-    ngx_queue_remove(&tn->queue);
-    ngx_queue_insert_head(&sh->lru, &tn->queue);
-
-    return tn;
-}
-
-
-/* the node for key, created when missing; the shpool mutex is held */
-
-static ngx_http_cometchat_tokens_node_t *
-ngx_http_cometchat_tokens_get(ngx_http_cometchat_tokens_sh_t *sh,
-    ngx_slab_pool_t *shpool, ngx_str_t *key, size_t room)
-{
-    size_t                             size;
-    time_t                             expire, retry;
-    uint32_t                           hash;
-    ngx_msec_t                         minting;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    hash = ngx_crc32_short(key->data, key->len);
-
-    tn = ngx_http_cometchat_tokens_find(sh, key, hash);
-
-    expire = 0;
-    retry = 0;
-    minting = ngx_current_msec;
-
-    if (tn) {
-        if (tn->room >= room) {
-            return tn;
-        }
-
-        /* a longer token than the node holds: the caller replaces it */
-
-        expire = tn->expire;
-        retry = tn->retry;
-        minting = tn->minting;
-
-        ngx_http_cometchat_tokens_free(sh, shpool, tn);
-    }
-
-    if (room < NGX_HTTP_COMETCHAT_TOKEN_ROOM) {
-        room = NGX_HTTP_COMETCHAT_TOKEN_ROOM;
-    }
-
-    ngx_http_cometchat_tokens_expire(sh, shpool, 0);
-
-    size = offsetof(ngx_http_cometchat_tokens_node_t, data) + key->len + room;
-
-    tn = ngx_slab_alloc_locked(shpool, size);
-
-    if (tn == NULL) {
-        /* full: the least recently used entries go first */
-        ngx_http_cometchat_tokens_expire(sh, shpool, 1);
-
-        tn = ngx_slab_alloc_locked(shpool, size);
-
-        if (tn == NULL) {
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          NGX_HTTP_COMETCHAT_LOG_PREFIX
-                          "the \"%V\" zone is full",
-                          &ngx_http_cometchat_tokens_zone_name);
-            return NULL;
-        }
-    }
-
-    ngx_memzero(tn, offsetof(ngx_http_cometchat_tokens_node_t, data));
-
-    ngx_memcpy(tn->data, key->data, key->len);
-
-    tn->sn.node.key = hash;
-    tn->sn.str.len = key->len;
-    tn->sn.str.data = tn->data;
-    tn->room = room;
-    tn->token.data = tn->data + key->len;
-    tn->expire = expire;
-    tn->retry = retry;
-    tn->minting = minting;
-
-    ngx_rbtree_insert(&sh->rbtree, &tn->sn.node);
-    ngx_queue_insert_head(&sh->lru, &tn->queue);
-
-    return tn;
-}
-
-
-/*
- * force == 0 deletes up to two dead entries from the tail,
- * force == 1 also deletes the least recently used live entry
- */
-
-static void
-ngx_http_cometchat_tokens_expire(ngx_http_cometchat_tokens_sh_t *sh,
-    ngx_slab_pool_t *shpool, ngx_uint_t force)
-{
-    time_t                             now;
-    ngx_uint_t                         n;
-    ngx_queue_t                       *q;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    now = ngx_time();
-
-    for (n = 0; n < 3; n++) {
-
-        if (ngx_queue_empty(&sh->lru)) {
-            return;
-        }
-
-        q = ngx_queue_last(&sh->lru);
-        tn = ngx_queue_data(q, ngx_http_cometchat_tokens_node_t, queue);
-
-        if (tn->expire > now || tn->retry > now
-            || (ngx_msec_int_t) (tn->minting - ngx_current_msec) > 0)
-        {
-            if (!force) {
-                return;
-            }
-
-            force = 0;
-        }
-
-        ngx_http_cometchat_tokens_free(sh, shpool, tn);
-    }
-}
-
-
-static void
-ngx_http_cometchat_tokens_free(ngx_http_cometchat_tokens_sh_t *sh,
-    ngx_slab_pool_t *shpool, ngx_http_cometchat_tokens_node_t *tn)
-{
-    ngx_queue_remove(&tn->queue);
-    ngx_rbtree_delete(&sh->rbtree, &tn->sn.node);
-    ngx_slab_free_locked(shpool, tn);
-}
-
-
-/*
- * Looks key up in the per-host zone: a live token (copied into token->data,
- * NGX_HTTP_COMETCHAT_TOKEN_MAX bytes, its expiry in *expire; FRESH while
- * it may answer without Redis), a 429 entry, or else, when lock is not 0,
- * takes the minting marker for lock milliseconds unless another worker
- * holds it.  With own, tokens read from Redis do not count.
- */
-
-static ngx_uint_t
-ngx_http_cometchat_local_lookup(ngx_str_t *key, ngx_str_t *token,
-    time_t *expire, ngx_msec_t lock, ngx_uint_t own)
-{
-    time_t                             now;
-    ngx_uint_t                         rc;
-    ngx_slab_pool_t                   *shpool;
-    ngx_http_cometchat_tokens_sh_t    *sh;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    sh = ngx_http_cometchat_tokens(&shpool);
-
-    if (sh == NULL) {
-        return lock ? NGX_HTTP_COMETCHAT_LOCAL_LOCKED
-                    : NGX_HTTP_COMETCHAT_LOCAL_NONE;
-    }
-
-    now = ngx_time();
-    rc = NGX_HTTP_COMETCHAT_LOCAL_NONE;
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    tn = ngx_http_cometchat_tokens_find(sh, key,
-                                        ngx_crc32_short(key->data, key->len));
-
-    if (tn && tn->expire > now && tn->token.len
-        && tn->token.len <= NGX_HTTP_COMETCHAT_TOKEN_MAX
-        && !(own && tn->in_redis))
-    {
-        ngx_memcpy(token->data, tn->token.data, tn->token.len);
-        token->len = tn->token.len;
-        *expire = tn->expire;
-        rc = (tn->local > now) ? NGX_HTTP_COMETCHAT_LOCAL_FRESH
-                               : NGX_HTTP_COMETCHAT_LOCAL_TOKEN;
-        goto done;
-    }
-
-    if (tn && tn->retry > now) {
-        *expire = tn->retry;
-        rc = NGX_HTTP_COMETCHAT_LOCAL_RETRY;
-        goto done;
-    }
-
-    if (!lock) {
-        goto done;
-    }
-
-    if (tn && (ngx_msec_int_t) (tn->minting - ngx_current_msec) > 0) {
-        rc = NGX_HTTP_COMETCHAT_LOCAL_BUSY;
-        goto done;
-    }
-
-    if (tn == NULL) {
-        tn = ngx_http_cometchat_tokens_get(sh, shpool, key, 0);
-    }
-
-    if (tn) {
-        tn->minting = ngx_current_msec + lock;
-    }
-
-    /* no room for a marker: mint anyway, chat keeps working */
-
-    rc = NGX_HTTP_COMETCHAT_LOCAL_LOCKED;
-
-done:
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return rc;
-}
-
-
-/* stores a token (token != NULL) or a 429 entry, and drops the marker */
-
-static void
-ngx_http_cometchat_local_store(ngx_str_t *key, ngx_str_t *token,
-    time_t expire, time_t retry, time_t local, ngx_uint_t in_redis)
-{
-    ngx_slab_pool_t                   *shpool;
-    ngx_http_cometchat_tokens_sh_t    *sh;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    if (token && token->len > NGX_HTTP_COMETCHAT_TOKEN_MAX) {
-        ngx_http_cometchat_local_unlock(key);
-        return;
-    }
-
-    sh = ngx_http_cometchat_tokens(&shpool);
-
-    if (sh == NULL) {
-        return;
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    tn = ngx_http_cometchat_tokens_get(sh, shpool, key,
-                                       token ? token->len : 0);
-
-    if (tn) {
-        tn->minting = ngx_current_msec;
-
-        if (token) {
-            ngx_memcpy(tn->token.data, token->data, token->len);
-            tn->token.len = token->len;
-            tn->expire = expire;
-            tn->local = local;
-            tn->in_redis = in_redis;
-            tn->retry = 0;
-
-        } else {
-            tn->retry = retry;
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-}
-
-
-/*
- * Keeps a token read from Redis for cometchat_token_local_ttl.  A token
- * this host minted stays as it is, with its real expiry; the minting marker
- * is left alone: it guards a mint without Redis.
- */
-
-static void
-ngx_http_cometchat_local_copy(ngx_http_cometchat_flight_t *f,
-    ngx_str_t *token)
-{
-    time_t                             local;
-    ngx_slab_pool_t                   *shpool;
-    ngx_http_cometchat_tokens_sh_t    *sh;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    local = ngx_http_cometchat_local_until(f->lcf, ngx_time());
-
-    if (local == 0 || token->len > NGX_HTTP_COMETCHAT_TOKEN_MAX) {
-        return;
-    }
-
-    sh = ngx_http_cometchat_tokens(&shpool);
-
-    if (sh == NULL) {
-        return;
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    tn = ngx_http_cometchat_tokens_get(sh, shpool, &f->sn.str, token->len);
-
-    if (tn) {
-        if (tn->expire > local
-            && tn->token.len == token->len
-            && ngx_memcmp(tn->token.data, token->data, token->len) == 0)
-        {
-            tn->local = local;
-            tn->in_redis = 1;
-
-        } else {
-            ngx_memcpy(tn->token.data, token->data, token->len);
-            tn->token.len = token->len;
-            tn->expire = local;
-            tn->local = local;
-            tn->in_redis = 1;
-            tn->retry = 0;
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-}
-
-
-/* 0: the zone does not answer without Redis */
-
-static time_t
-ngx_http_cometchat_local_until(ngx_http_cometchat_loc_conf_t *lcf,
-    time_t now)
-{
-    time_t  ttl;
-
-    ttl = ngx_min(lcf->token_local_ttl, lcf->token_ttl);
-
-    return (ttl > 0) ? now + ttl : 0;
-}
-
-
-static void
-ngx_http_cometchat_local_unlock(ngx_str_t *key)
-{
-    ngx_slab_pool_t                   *shpool;
-    ngx_http_cometchat_tokens_sh_t    *sh;
-    ngx_http_cometchat_tokens_node_t  *tn;
-
-    sh = ngx_http_cometchat_tokens(&shpool);
-
-    if (sh == NULL) {
-        return;
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    tn = ngx_http_cometchat_tokens_find(sh, key,
-                                        ngx_crc32_short(key->data, key->len));
-    if (tn) {
-        tn->minting = ngx_current_msec;
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-}
 
 
 ngx_int_t
@@ -778,9 +265,9 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
 
     token.data = tbuf;
 
-    rc = ngx_http_cometchat_local_lookup(&key, &token, &expire, 0, 0);
+    rc = ngx_http_cometchat_cache_lookup(&key, &token, &expire, 0, 0);
 
-    if (rc == NGX_HTTP_COMETCHAT_LOCAL_RETRY) {
+    if (rc == NGX_HTTP_COMETCHAT_CACHE_RETRY) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "cometchat token: \"%V\" rate limited for %T s",
                        &ctx->uid, expire - ngx_time());
@@ -790,12 +277,12 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (rc == NGX_HTTP_COMETCHAT_LOCAL_FRESH && lcf->token_local_ttl == 0) {
-        rc = NGX_HTTP_COMETCHAT_LOCAL_TOKEN;
+    if (rc == NGX_HTTP_COMETCHAT_CACHE_FRESH && lcf->token_local_ttl == 0) {
+        rc = NGX_HTTP_COMETCHAT_CACHE_TOKEN;
     }
 
-    if (rc == NGX_HTTP_COMETCHAT_LOCAL_FRESH
-        || (rc == NGX_HTTP_COMETCHAT_LOCAL_TOKEN
+    if (rc == NGX_HTTP_COMETCHAT_CACHE_FRESH
+        || (rc == NGX_HTTP_COMETCHAT_CACHE_TOKEN
             && (!ngx_http_cometchat_redis_configured()
                 || !ngx_http_cometchat_redis_ready())))
     {
@@ -843,24 +330,6 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
 
 
 void
-ngx_http_cometchat_token_cancel(ngx_http_cometchat_ctx_t *ctx)
-{
-    ngx_http_cometchat_waiter_t  *w;
-
-    w = ctx->waiter;
-
-    if (w == NULL) {
-        return;
-    }
-
-    /* the flight goes on: its token is still worth caching */
-
-    ngx_queue_remove(&w->queue);
-    ctx->waiter = NULL;
-}
-
-
-void
 ngx_http_cometchat_token_exit_process(ngx_cycle_t *cycle)
 {
     ngx_queue_t                  *q;
@@ -880,9 +349,13 @@ ngx_http_cometchat_token_exit_process(ngx_cycle_t *cycle)
 
         ngx_http_cometchat_flight_stop(f);
 
-        if (f->local_lock) {
-            ngx_http_cometchat_local_unlock(&f->sn.str);
-        }
+        /*
+         * nginx -s stop, or a reload's old worker past its shutdown
+         * timeout: the lock goes now rather than when its lease ends
+         * (ngx_http_cometchat_redis_exit_process() sends what is queued)
+         */
+
+        ngx_http_cometchat_flight_unlock(f);
 
         /* the requests are going away with the worker */
 
@@ -998,6 +471,10 @@ ngx_http_cometchat_flight_create(ngx_http_request_t *r,
     f->wake_ev.data = &ngx_http_cometchat_token_dummy;
     f->wake_ev.log = f->log;
 
+    f->renew_ev.handler = ngx_http_cometchat_flight_renew_handler;
+    f->renew_ev.data = &ngx_http_cometchat_token_dummy;
+    f->renew_ev.log = f->log;
+
     ngx_rbtree_insert(&ngx_http_cometchat_flights, &f->sn.node);
     ngx_queue_insert_tail(&ngx_http_cometchat_flights_all, &f->all);
 
@@ -1010,12 +487,21 @@ ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_flight_t *f,
     ngx_uint_t joined)
 {
+    ngx_pool_cleanup_t           *cln;
     ngx_http_cometchat_waiter_t  *w;
 
     w = ngx_palloc(r->pool, sizeof(ngx_http_cometchat_waiter_t));
     if (w == NULL) {
         return NGX_ERROR;
     }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_cometchat_token_waiter_cleanup;
+    cln->data = w;
 
     w->request = r;
     w->ctx = ctx;
@@ -1028,6 +514,26 @@ ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
     r->main->blocked++;
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * The request is going away while it waits: the flight goes on, its token
+ * is still worth caching.  A waiter already woken, or dropped on exit, is
+ * no longer its context's waiter.
+ */
+
+static void
+ngx_http_cometchat_token_waiter_cleanup(void *data)
+{
+    ngx_http_cometchat_waiter_t *w = data;
+
+    if (w->ctx->waiter != w) {
+        return;
+    }
+
+    ngx_queue_remove(&w->queue);
+    w->ctx->waiter = NULL;
 }
 
 
@@ -1084,7 +590,8 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" from redis", &f->uid);
 
-        ngx_http_cometchat_local_copy(f, value);
+        ngx_http_cometchat_cache_copy(&f->sn.str, value,
+                           ngx_http_cometchat_cache_until(f->lcf, ngx_time()));
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
                                          NGX_HTTP_COMETCHAT_PART_NONE, value);
         return;
@@ -1103,10 +610,10 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
 
     token.data = tbuf;
 
-    lrc = ngx_http_cometchat_local_lookup(&f->sn.str, &token, &expire, 0, 1);
+    lrc = ngx_http_cometchat_cache_lookup(&f->sn.str, &token, &expire, 0, 1);
 
-    if (lrc == NGX_HTTP_COMETCHAT_LOCAL_TOKEN
-        || lrc == NGX_HTTP_COMETCHAT_LOCAL_FRESH)
+    if (lrc == NGX_HTTP_COMETCHAT_CACHE_TOKEN
+        || lrc == NGX_HTTP_COMETCHAT_CACHE_FRESH)
     {
         now = ngx_time();
 
@@ -1119,8 +626,8 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
                       - buf;
 
         if (ngx_http_cometchat_token_redis(NULL, NULL, 5, args) != NULL) {
-            ngx_http_cometchat_local_store(&f->sn.str, &token, expire, 0,
-                                   ngx_http_cometchat_local_until(f->lcf, now),
+            ngx_http_cometchat_cache_store(&f->sn.str, &token, expire, 0,
+                                   ngx_http_cometchat_cache_until(f->lcf, now),
                                    1);
         }
 
@@ -1134,7 +641,7 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
         return;
     }
 
-    if (lrc == NGX_HTTP_COMETCHAT_LOCAL_RETRY) {
+    if (lrc == NGX_HTTP_COMETCHAT_CACHE_RETRY) {
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
                                          NGX_HTTP_COMETCHAT_PART_COMETCHAT,
                                          NULL);
@@ -1154,22 +661,35 @@ static void
 ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f)
 {
     u_char     buf[NGX_INT_T_LEN];
-    ngx_str_t  args[6];
+    ngx_str_t  args[7];
 
-    ngx_str_set(&args[0], "SET");
-    args[1] = f->lock_key;
-    args[2] = f->lock_value;
-    ngx_str_set(&args[3], "NX");
-    ngx_str_set(&args[4], "PX");
+    /* the same holder for one API timeout and no token: take it over */
+
+    f->takeover = f->holder.len
+                  && (ngx_msec_int_t) (ngx_current_msec - f->held)
+                     >= (ngx_msec_int_t) ngx_http_cometchat_lease(f->lcf);
+
+    ngx_str_set(&args[0], "EVAL");
+    args[1] = ngx_http_cometchat_lock_script;
+    ngx_str_set(&args[2], "1");
+    args[3] = f->lock_key;
+    args[4] = f->lock_value;
     args[5].data = buf;
-    args[5].len = ngx_sprintf(buf, "%M", ngx_http_cometchat_lock_time(f->lcf))
+    args[5].len = ngx_sprintf(buf, "%M", ngx_http_cometchat_lease(f->lcf))
                   - buf;
+
+    if (f->takeover) {
+        args[6] = f->holder;
+
+    } else {
+        ngx_str_set(&args[6], "");
+    }
 
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_LOCK;
 
     if (ngx_http_cometchat_token_redis(f,
                                        ngx_http_cometchat_flight_lock_handler,
-                                       6, args)
+                                       7, args)
         == NULL)
     {
         ngx_http_cometchat_flight_redis_error(f, "unavailable");
@@ -1184,31 +704,89 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
 {
     ngx_http_cometchat_flight_t *f = data;
 
+    size_t  len;
+
     f->cmd = NULL;
 
-    switch (rc) {
+    if (rc != NGX_OK) {
+        ngx_http_cometchat_flight_redis_error(f, "lock failed");
+        ngx_http_cometchat_flight_local(f);
+        return;
+    }
 
-    case NGX_OK:
+    if (value->len == f->lock_value.len
+        && ngx_strncmp(value->data, f->lock_value.data, value->len) == 0)
+    {
+        if (f->takeover) {
+            ngx_log_error(NGX_LOG_INFO, f->log, 0,
+                          NGX_HTTP_COMETCHAT_LOG_PREFIX
+                          "gave up waiting for another mint of \"%V\": "
+                          "took over the lock of \"%V\"",
+                          &f->uid, &f->holder);
+        }
+
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" locked", &f->uid);
 
         f->redis_lock = 1;
+        f->holder.len = 0;
+
+        ngx_add_timer(&f->renew_ev,
+                      ngx_http_cometchat_lease(f->lcf) / 3 + 1);
+
         ngx_http_cometchat_flight_check_retry(f);
         return;
+    }
 
-    case NGX_DECLINED:
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
-                       "cometchat token: \"%V\" being minted elsewhere",
-                       &f->uid);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, f->log, 0,
+                   "cometchat token: \"%V\" being minted by \"%V\"",
+                   &f->uid, value);
 
-        ngx_http_cometchat_flight_poll(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL);
-        return;
+    /* a new holder: its lease starts now */
 
-    default:
-        ngx_http_cometchat_flight_redis_error(f, "SET NX failed");
-        ngx_http_cometchat_flight_local(f);
+    len = ngx_min(value->len, NGX_HTTP_COMETCHAT_HOLDER_MAX);
+
+    if (f->holder.len != len
+        || ngx_strncmp(f->holder.data, value->data, len) != 0)
+    {
+        f->holder.data = f->holder_buf;
+        f->holder.len = len;
+        ngx_memcpy(f->holder_buf, value->data, len);
+        f->held = ngx_current_msec;
+    }
+
+    ngx_http_cometchat_flight_poll(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL);
+}
+
+
+/* while our calls run, the lease is renewed; a dead worker stops that */
+
+static void
+ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev)
+{
+    u_char                        buf[NGX_INT_T_LEN];
+    ngx_str_t                     args[6];
+    ngx_http_cometchat_flight_t  *f;
+
+    f = (ngx_http_cometchat_flight_t *)
+            ((u_char *) ev - offsetof(ngx_http_cometchat_flight_t, renew_ev));
+
+    if (!f->redis_lock) {
         return;
     }
+
+    ngx_str_set(&args[0], "EVAL");
+    args[1] = ngx_http_cometchat_renew_script;
+    ngx_str_set(&args[2], "1");
+    args[3] = f->lock_key;
+    args[4] = f->lock_value;
+    args[5].data = buf;
+    args[5].len = ngx_sprintf(buf, "%M", ngx_http_cometchat_lease(f->lcf))
+                  - buf;
+
+    (void) ngx_http_cometchat_token_redis(NULL, NULL, 6, args);
+
+    ngx_add_timer(&f->renew_ev, ngx_http_cometchat_lease(f->lcf) / 3 + 1);
 }
 
 
@@ -1252,7 +830,7 @@ ngx_http_cometchat_flight_retry_handler(void *data, ngx_int_t rc,
                            "cometchat token: \"%V\" rate limited for %T s",
                            &f->uid, retry - ngx_time());
 
-            ngx_http_cometchat_local_store(&f->sn.str, NULL, 0, retry, 0, 0);
+            ngx_http_cometchat_cache_store(&f->sn.str, NULL, 0, retry, 0, 0);
             ngx_http_cometchat_flight_unlock(f);
             ngx_http_cometchat_flight_finish(f,
                                              NGX_HTTP_COMETCHAT_TOKEN_ERROR,
@@ -1339,7 +917,8 @@ ngx_http_cometchat_flight_poll_get_handler(void *data, ngx_int_t rc,
                        "cometchat token: \"%V\" minted elsewhere", &f->uid);
 
         f->polled = 1;
-        ngx_http_cometchat_local_copy(f, value);
+        ngx_http_cometchat_cache_copy(&f->sn.str, value,
+                           ngx_http_cometchat_cache_until(f->lcf, ngx_time()));
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
                                          NGX_HTTP_COMETCHAT_PART_NONE, value);
         return;
@@ -1369,14 +948,14 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
 
     token.data = tbuf;
 
-    rc = ngx_http_cometchat_local_lookup(&f->sn.str, &token, &expire,
+    rc = ngx_http_cometchat_cache_lookup(&f->sn.str, &token, &expire,
                                          ngx_http_cometchat_lock_time(f->lcf),
                                          0);
 
     switch (rc) {
 
-    case NGX_HTTP_COMETCHAT_LOCAL_TOKEN:
-    case NGX_HTTP_COMETCHAT_LOCAL_FRESH:
+    case NGX_HTTP_COMETCHAT_CACHE_TOKEN:
+    case NGX_HTTP_COMETCHAT_CACHE_FRESH:
         if (f->state == NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL) {
             f->polled = 1;
         }
@@ -1386,13 +965,13 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
                                          &token);
         return;
 
-    case NGX_HTTP_COMETCHAT_LOCAL_RETRY:
+    case NGX_HTTP_COMETCHAT_CACHE_RETRY:
         ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
                                          NGX_HTTP_COMETCHAT_PART_COMETCHAT,
                                          NULL);
         return;
 
-    case NGX_HTTP_COMETCHAT_LOCAL_BUSY:
+    case NGX_HTTP_COMETCHAT_CACHE_BUSY:
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" being minted by another "
                        "worker", &f->uid);
@@ -1406,7 +985,7 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
                                        NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL);
         return;
 
-    default: /* NGX_HTTP_COMETCHAT_LOCAL_LOCKED */
+    default: /* NGX_HTTP_COMETCHAT_CACHE_LOCKED */
         if (!f->missed) {
             f->missed = 1;
             ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
@@ -1472,7 +1051,7 @@ ngx_http_cometchat_flight_mint_handler(void *data,
          * Redis when it is back and writes the token back at once
          */
 
-        local = f->local_lock ? 0 : ngx_http_cometchat_local_until(f->lcf,
+        local = f->local_lock ? 0 : ngx_http_cometchat_cache_until(f->lcf,
                                                                    now);
 
         ngx_str_set(&args[0], "SET");
@@ -1488,7 +1067,7 @@ ngx_http_cometchat_flight_mint_handler(void *data,
                 && ngx_http_cometchat_token_redis(NULL, NULL, 5, args)
                    != NULL;
 
-        ngx_http_cometchat_local_store(&f->sn.str, &result->token, now + ttl,
+        ngx_http_cometchat_cache_store(&f->sn.str, &result->token, now + ttl,
                                        0, local, saved);
         f->local_lock = 0;
 
@@ -1509,7 +1088,7 @@ ngx_http_cometchat_flight_mint_handler(void *data,
 
         /* no call for this user until then, from any worker or host */
 
-        ngx_http_cometchat_local_store(&f->sn.str, NULL, 0,
+        ngx_http_cometchat_cache_store(&f->sn.str, NULL, 0,
                                        result->retry_after, 0, 0);
         f->local_lock = 0;
 
@@ -1557,7 +1136,7 @@ ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f)
 
     if (f->local_lock) {
         f->local_lock = 0;
-        ngx_http_cometchat_local_unlock(&f->sn.str);
+        ngx_http_cometchat_cache_unlock(&f->sn.str);
     }
 
     if (!f->redis_lock) {
@@ -1565,6 +1144,10 @@ ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f)
     }
 
     f->redis_lock = 0;
+
+    if (f->renew_ev.timer_set) {
+        ngx_del_timer(&f->renew_ev);
+    }
 
     /* if the lock expired and another took it, it is not ours to delete */
 
@@ -1719,6 +1302,10 @@ ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f)
         ngx_del_timer(&f->poll_ev);
     }
 
+    if (f->renew_ev.timer_set) {
+        ngx_del_timer(&f->renew_ev);
+    }
+
     if (f->wake_ev.posted) {
         ngx_delete_posted_event(&f->wake_ev);
     }
@@ -1749,10 +1336,10 @@ ngx_http_cometchat_token_redis(ngx_http_cometchat_flight_t *f,
     ngx_http_cometchat_redis_handler_pt h, int argc, ngx_str_t *args)
 {
     int          i;
-    size_t       argvlen[6];
-    const char  *argv[6];
+    size_t       argvlen[7];
+    const char  *argv[7];
 
-    if (argc > 6) {
+    if (argc > 7) {
         return NULL;
     }
 

@@ -10,6 +10,7 @@
 #include "ngx_http_cometchat_common.h"
 
 
+void ngx_http_cometchat_util_init_process(ngx_cycle_t *cycle);
 ngx_http_cometchat_ctx_t *ngx_http_cometchat_get_ctx(ngx_http_request_t *r);
 ngx_http_cometchat_ctx_t *ngx_http_cometchat_create_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_cometchat_valid_uid(ngx_str_t *uid);
