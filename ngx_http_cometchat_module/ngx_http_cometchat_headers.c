@@ -24,7 +24,8 @@ static ngx_uint_t ngx_http_cometchat_headers_is(ngx_table_elt_t *h,
 static ngx_uint_t ngx_http_cometchat_headers_policy_nonce(u_char *p,
     u_char *last, ngx_str_t *nonce);
 static ngx_uint_t ngx_http_cometchat_headers_cdn(ngx_table_elt_t *h);
-static ngx_int_t ngx_http_cometchat_headers_private(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cometchat_headers_cache_control(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_cometchat_headers_cc_next(u_char **pos,
     u_char *last, ngx_str_t *dir, size_t *name_len);
 static ngx_int_t ngx_http_cometchat_headers_etag(ngx_http_request_t *r,
@@ -111,7 +112,7 @@ ngx_http_cometchat_headers_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
 /*
  * The page now holds a token and differs from what the application sent:
  * no length, ranges or modification time of the original (as sub_filter
- * does), private to shared caches, and a validator of its own.
+ * does), revalidated before any reuse, and a validator of its own.
  */
 
 ngx_int_t
@@ -121,7 +122,7 @@ ngx_http_cometchat_headers_inject(ngx_http_request_t *r, ngx_str_t *snippet)
     ngx_http_clear_accept_ranges(r);
     ngx_http_clear_last_modified(r);
 
-    if (ngx_http_cometchat_headers_private(r) != NGX_OK) {
+    if (ngx_http_cometchat_headers_cache_control(r) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -324,28 +325,49 @@ ngx_http_cometchat_headers_policy_nonce(u_char *p, u_char *last,
 
 
 /*
- * Shared caches must not keep a page that carries a token.  A
- * Cache-Control with "no-store" or a bare "private" is left alone.
- * Otherwise "private" goes first and "public", "s-maxage" and
- * "proxy-revalidate", which speak to shared caches, go; the rest (max-age,
- * no-cache, ...) stays, merged into one header.  No Cache-Control at all
- * becomes "private".  CDN-Cache-Control, *-CDN-Cache-Control and
- * Surrogate-Control, which CDNs obey over Cache-Control, are removed.
+ * A page that carries a token is not reused without asking the server:
+ * shared caches must not keep it, and the browser revalidates it, which
+ * the weak ETag and ngx_http_cometchat_headers_not_modified() keep cheap.
+ * A Cache-Control with "no-store", stricter, is left alone.  Otherwise
+ * "private, no-cache" goes first and the app's other directives follow,
+ * merged into one header, less those that say less or the opposite:
+ * "public", "s-maxage" and "proxy-revalidate" (shared caches), "private"
+ * and "no-cache" in any form (the bare ones are there), "immutable",
+ * "stale-while-revalidate" and "stale-if-error" (reuse without asking
+ * first).  "max-age" stays: with "no-cache" no cache may serve the page
+ * unvalidated, however fresh (RFC 9111, 5.2.2.4).  No Cache-Control at
+ * all becomes "private, no-cache".  CDN-Cache-Control,
+ * *-CDN-Cache-Control and Surrogate-Control, which CDNs obey over
+ * Cache-Control, are removed.
  */
 
 static ngx_int_t
-ngx_http_cometchat_headers_private(ngx_http_request_t *r)
+ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
 {
     u_char           *p, *pos, *last, *out;
     size_t            len, name_len;
-    ngx_str_t         dir;
+    ngx_str_t        *d, dir;
     ngx_uint_t        i, strict;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *first;
 
+    static ngx_str_t  drop[] = {
+        ngx_string("public"),
+        ngx_string("private"),
+        ngx_string("no-cache"),
+        ngx_string("s-maxage"),
+        ngx_string("proxy-revalidate"),
+        ngx_string("immutable"),
+        ngx_string("stale-while-revalidate"),
+        ngx_string("stale-if-error"),
+        ngx_null_string
+    };
+
+    static u_char  value[] = "private, no-cache";
+
     strict = 0;
     first = NULL;
-    len = sizeof("private") - 1;
+    len = sizeof(value) - 1;
 
     part = NULL;
 
@@ -369,10 +391,8 @@ ngx_http_cometchat_headers_private(ngx_http_request_t *r)
             first = h;
         }
 
-        /* each directive may gain ", ": "a,b" becomes "private, a, b" */
+        /* each directive may gain ", ": "a,b" becomes "..., a, b" */
         len += 2 * h->value.len + 2;
-
-        /* "no-store" or a bare "private" */
 
         pos = h->value.data;
         last = pos + h->value.len;
@@ -380,11 +400,8 @@ ngx_http_cometchat_headers_private(ngx_http_request_t *r)
         while (ngx_http_cometchat_headers_cc_next(&pos, last, &dir, &name_len)
                == NGX_OK)
         {
-            if ((dir.len == 8
-                 && ngx_strncasecmp(dir.data, (u_char *) "no-store", 8) == 0)
-                || (dir.len == 7
-                    && ngx_strncasecmp(dir.data, (u_char *) "private", 7)
-                       == 0))
+            if (dir.len == 8
+                && ngx_strncasecmp(dir.data, (u_char *) "no-store", 8) == 0)
             {
                 strict = 1;
             }
@@ -406,7 +423,8 @@ ngx_http_cometchat_headers_private(ngx_http_request_t *r)
         h->next = NULL;
 #endif
         ngx_str_set(&h->key, "Cache-Control");
-        ngx_str_set(&h->value, "private");
+        h->value.len = sizeof(value) - 1;
+        h->value.data = value;
         h->lowcase_key = (u_char *) "cache-control";
 
         return NGX_OK;
@@ -417,7 +435,7 @@ ngx_http_cometchat_headers_private(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(out, "private", sizeof("private") - 1);
+    p = ngx_cpymem(out, value, sizeof(value) - 1);
 
     part = NULL;
 
@@ -434,20 +452,19 @@ ngx_http_cometchat_headers_private(ngx_http_request_t *r)
         while (ngx_http_cometchat_headers_cc_next(&pos, last, &dir, &name_len)
                == NGX_OK)
         {
-            if (name_len == 0
-                || (name_len == 6
-                    && ngx_strncasecmp(dir.data, (u_char *) "public", 6) == 0)
-                || (name_len == 7
-                    && ngx_strncasecmp(dir.data, (u_char *) "private", 7)
-                       == 0)
-                || (name_len == 8
-                    && ngx_strncasecmp(dir.data, (u_char *) "s-maxage", 8)
-                       == 0)
-                || (name_len == 16
-                    && ngx_strncasecmp(dir.data,
-                                       (u_char *) "proxy-revalidate", 16)
-                       == 0))
-            {
+            if (name_len == 0) {
+                continue;
+            }
+
+            for (d = drop; d->len; d++) {
+                if (name_len == d->len
+                    && ngx_strncasecmp(dir.data, d->data, d->len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (d->len) {
                 continue;
             }
 
