@@ -5,8 +5,9 @@
  *
  * The header filter decides once per response.  Responses it leaves
  * alone go through both filters untouched, with no copy.  For the others
- * it renders the snippet once, makes the response private to shared
- * caches and sets up the body filter's state (ctx->inject).
+ * it renders the snippet once, has ngx_http_cometchat_headers.c make the
+ * response headers fit the page it becomes (or answer a 304), and sets up
+ * the body filter's state (ctx->inject).
  *
  * The body filter streams: ngx_http_cometchat_match.c decides, buffer by
  * buffer, what may be passed on and what must be held back (at most a
@@ -22,6 +23,7 @@
  */
 
 
+#include "ngx_http_cometchat_headers.h"
 #include "ngx_http_cometchat_match.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_template.h"
@@ -42,7 +44,6 @@
     ((NGX_HTTP_COMETCHAT_TAIL_MAX + 7 + NGX_HTTP_COMETCHAT_CHUNK - 1)       \
      / NGX_HTTP_COMETCHAT_CHUNK + 2)
 #define NGX_HTTP_COMETCHAT_WINDOW       1024
-#define NGX_HTTP_COMETCHAT_NONCE_MAX    256
 
 
 struct ngx_http_cometchat_inject_s {
@@ -83,46 +84,34 @@ struct ngx_http_cometchat_inject_s {
 };
 
 
-static ngx_int_t ngx_http_cometchat_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_cometchat_body_filter(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cometchat_filter_body(ngx_http_request_t *r,
     ngx_chain_t *in);
 
-static ngx_int_t ngx_http_cometchat_process(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_process(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij);
-static ngx_int_t ngx_http_cometchat_step(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_step(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
-static ngx_int_t ngx_http_cometchat_copy(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_copy(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
-static ngx_int_t ngx_http_cometchat_pass(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_pass(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_chain_t *in);
-static ngx_int_t ngx_http_cometchat_end(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_end(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij);
-static ngx_int_t ngx_http_cometchat_flush(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_filter_flush(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_uint_t last);
-static u_char *ngx_http_cometchat_window(void *data, off_t start, off_t end);
-static void ngx_http_cometchat_trim(ngx_http_cometchat_inject_t *ij,
+static u_char *ngx_http_cometchat_filter_window(void *data, off_t start,
+    off_t end);
+static void ngx_http_cometchat_filter_trim(ngx_http_cometchat_inject_t *ij,
     size_t n);
-static void ngx_http_cometchat_release(ngx_http_cometchat_inject_t *ij);
-static ngx_int_t ngx_http_cometchat_out_static(ngx_http_request_t *r,
+static void ngx_http_cometchat_filter_release(
+    ngx_http_cometchat_inject_t *ij);
+static ngx_int_t ngx_http_cometchat_filter_out_static(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, u_char *data, size_t len);
-static ngx_buf_t *ngx_http_cometchat_out_buf(ngx_http_request_t *r,
+static ngx_buf_t *ngx_http_cometchat_filter_out_buf(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij);
-static void ngx_http_cometchat_update(ngx_http_request_t *r,
+static void ngx_http_cometchat_filter_update(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij);
-
-static void ngx_http_cometchat_csp_nonce(ngx_http_request_t *r,
-    ngx_str_t *nonce);
-static ngx_uint_t ngx_http_cometchat_policy_nonce(u_char *p, u_char *last,
-    ngx_str_t *nonce);
-static ngx_int_t ngx_http_cometchat_private(ngx_http_request_t *r);
-static ngx_int_t ngx_http_cometchat_cc_next(u_char **pos, u_char *last,
-    ngx_str_t *dir, size_t *name_len);
-static ngx_int_t ngx_http_cometchat_etag(ngx_http_request_t *r,
-    ngx_str_t *snippet);
-static ngx_uint_t ngx_http_cometchat_if_none_match(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_cometchat_encoded(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_cometchat_header_is(ngx_table_elt_t *h,
-    char *name);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -138,17 +127,17 @@ ngx_int_t
 ngx_http_cometchat_filter_init(ngx_conf_t *cf)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_cometchat_header_filter;
+    ngx_http_top_header_filter = ngx_http_cometchat_filter_header;
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_cometchat_body_filter;
+    ngx_http_top_body_filter = ngx_http_cometchat_filter_body;
 
     return NGX_OK;
 }
 
 
 static ngx_int_t
-ngx_http_cometchat_header_filter(ngx_http_request_t *r)
+ngx_http_cometchat_filter_header(ngx_http_request_t *r)
 {
     ngx_str_t                       nonce;
     ngx_http_cometchat_ctx_t       *ctx;
@@ -184,7 +173,7 @@ ngx_http_cometchat_header_filter(ngx_http_request_t *r)
     }
 
     if (ngx_http_test_content_type(r, &lcf->types) == NULL
-        || ngx_http_cometchat_encoded(r))
+        || ngx_http_cometchat_headers_encoded(r))
     {
         return ngx_http_next_header_filter(r);
     }
@@ -194,7 +183,7 @@ ngx_http_cometchat_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    ngx_http_cometchat_csp_nonce(r, &nonce);
+    ngx_http_cometchat_headers_nonce(r, &nonce);
 
     switch (ngx_http_cometchat_snippet_render(r, lcf, ctx, &nonce,
                                               &ij->snippet))
@@ -216,31 +205,12 @@ ngx_http_cometchat_header_filter(ngx_http_request_t *r)
                    "cometchat inject: snippet %uz bytes, nonce \"%V\", "
                    "uid \"%V\"", ij->snippet.len, &nonce, &ctx->uid);
 
-    /* as sub_filter does, and private: the page now holds a token */
-
-    ngx_http_clear_content_length(r);
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-
-    if (ngx_http_cometchat_private(r) != NGX_OK) {
+    if (ngx_http_cometchat_headers_inject(r, &ij->snippet) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_cometchat_etag(r, &ij->snippet) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_cometchat_if_none_match(r)) {
-
-        /* the browser has this very page, snippet included */
-
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "cometchat inject: not modified");
-
-        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
-        r->headers_out.status_line.len = 0;
-        r->headers_out.content_type.len = 0;
-
+    if (ngx_http_cometchat_headers_not_modified(r)) {
+        /* a 304: no body to inject into */
         return ngx_http_next_header_filter(r);
     }
 
@@ -251,7 +221,7 @@ ngx_http_cometchat_header_filter(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_cometchat_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+ngx_http_cometchat_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_int_t                     rc, orc;
     ngx_connection_t             *c;
@@ -275,7 +245,7 @@ ngx_http_cometchat_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         rc = ngx_http_next_body_filter(r, in);
 
         if (ij->busy) {
-            ngx_http_cometchat_update(r, ij);
+            ngx_http_cometchat_filter_update(r, ij);
         }
 
         return rc;
@@ -286,7 +256,7 @@ ngx_http_cometchat_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     for ( ;; ) {
-        rc = ngx_http_cometchat_process(r, ij);
+        rc = ngx_http_cometchat_filter_process(r, ij);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
@@ -298,14 +268,14 @@ ngx_http_cometchat_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                            "cometchat inject: out of chunks, flush");
 
-            if (ngx_http_cometchat_flush(r, ij, 0) != NGX_OK) {
+            if (ngx_http_cometchat_filter_flush(r, ij, 0) != NGX_OK) {
                 return NGX_ERROR;
             }
         }
 
         orc = ngx_http_next_body_filter(r, ij->out);
 
-        ngx_http_cometchat_update(r, ij);
+        ngx_http_cometchat_filter_update(r, ij);
 
         if (orc == NGX_ERROR) {
             return NGX_ERROR;
@@ -343,7 +313,7 @@ ngx_http_cometchat_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 /* NGX_OK: all input done; NGX_AGAIN: a chunk is needed */
 
 static ngx_int_t
-ngx_http_cometchat_process(ngx_http_request_t *r,
+ngx_http_cometchat_filter_process(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij)
 {
     ngx_int_t     rc;
@@ -355,7 +325,7 @@ ngx_http_cometchat_process(ngx_http_request_t *r,
         b = cl->buf;
 
         if (!ij->stepped) {
-            rc = ngx_http_cometchat_step(r, ij, b);
+            rc = ngx_http_cometchat_filter_step(r, ij, b);
             if (rc != NGX_OK) {
                 return rc;
             }
@@ -364,7 +334,7 @@ ngx_http_cometchat_process(ngx_http_request_t *r,
         }
 
         if (ij->partial_len || ij->copy < ij->size) {
-            rc = ngx_http_cometchat_copy(r, ij, b);
+            rc = ngx_http_cometchat_filter_copy(r, ij, b);
             if (rc != NGX_OK) {
                 return rc;
             }
@@ -373,7 +343,7 @@ ngx_http_cometchat_process(ngx_http_request_t *r,
         ij->in = cl->next;
         ij->stepped = 0;
 
-        rc = ngx_http_cometchat_pass(r, ij, cl);
+        rc = ngx_http_cometchat_filter_pass(r, ij, cl);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -386,10 +356,11 @@ ngx_http_cometchat_process(ngx_http_request_t *r,
 /* matches the buffer; releases what it says; sets up what to hold */
 
 static ngx_int_t
-ngx_http_cometchat_step(ngx_http_request_t *r,
+ngx_http_cometchat_filter_step(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b)
 {
     off_t                        kept;
+    u_char                      *p;
     size_t                       wsize;
     ngx_http_cometchat_step_t    st;
     ngx_http_cometchat_match_t   before;
@@ -426,7 +397,7 @@ ngx_http_cometchat_step(ngx_http_request_t *r,
 
         /*
          * a big static page: its start is read only if it has no
-         * "</body>" to go before (see ngx_http_cometchat_end())
+         * "</body>" to go before (see ngx_http_cometchat_filter_end())
          */
 
         if (ij->match.seen == 0
@@ -450,8 +421,8 @@ ngx_http_cometchat_step(ngx_http_request_t *r,
     ij->buf = b;
 
     if (ngx_http_cometchat_match_step(&ij->match, ij->size,
-                                      ngx_http_cometchat_window, ij, wsize,
-                                      &st)
+                                      ngx_http_cometchat_filter_window, ij,
+                                      wsize, &st)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -477,14 +448,13 @@ ngx_http_cometchat_step(ngx_http_request_t *r,
      */
 
     if (before.tail >= 0) {
-        ngx_http_cometchat_trim(ij, (size_t) kept);
-        ngx_http_cometchat_release(ij);
+        ngx_http_cometchat_filter_trim(ij, (size_t) kept);
+        ngx_http_cometchat_filter_release(ij);
 
     } else if (st.release) {
-        if (ngx_http_cometchat_out_static(r, ij,
-                                          ngx_http_cometchat_match_partial(
-                                                                   &before),
-                                          before.partial)
+        p = ngx_http_cometchat_match_partial(&before);
+
+        if (ngx_http_cometchat_filter_out_static(r, ij, p, before.partial)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -512,7 +482,7 @@ ngx_http_cometchat_step(ngx_http_request_t *r,
 /* copies the held bytes of the buffer into chunks */
 
 static ngx_int_t
-ngx_http_cometchat_copy(ngx_http_request_t *r,
+ngx_http_cometchat_filter_copy(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b)
 {
     size_t        n;
@@ -619,7 +589,7 @@ ngx_http_cometchat_copy(ngx_http_request_t *r,
 /* passes on the buffer's first bytes, then its flags */
 
 static ngx_int_t
-ngx_http_cometchat_pass(ngx_http_request_t *r,
+ngx_http_cometchat_filter_pass(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_chain_t *in)
 {
     ngx_buf_t  *b, *nb;
@@ -638,7 +608,7 @@ ngx_http_cometchat_pass(ngx_http_request_t *r,
     nb = NULL;
 
     if (ij->pass) {
-        nb = ngx_http_cometchat_out_buf(r, ij);
+        nb = ngx_http_cometchat_filter_out_buf(r, ij);
         if (nb == NULL) {
             return NGX_ERROR;
         }
@@ -683,11 +653,11 @@ ngx_http_cometchat_pass(ngx_http_request_t *r,
     ngx_free_chain(r->pool, in);
 
     if (b->last_buf) {
-        return ngx_http_cometchat_end(r, ij);
+        return ngx_http_cometchat_filter_end(r, ij);
     }
 
     if (b->flush) {
-        return ngx_http_cometchat_flush(r, ij, 0);
+        return ngx_http_cometchat_filter_flush(r, ij, 0);
     }
 
     return NGX_OK;
@@ -697,9 +667,10 @@ ngx_http_cometchat_pass(ngx_http_request_t *r,
 /* the end of the response: the snippet goes in */
 
 static ngx_int_t
-ngx_http_cometchat_end(ngx_http_request_t *r,
+ngx_http_cometchat_filter_end(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij)
 {
+    u_char                      *p;
     ssize_t                      n;
     ngx_uint_t                   before;
     ngx_http_cometchat_match_t  *m;
@@ -728,9 +699,9 @@ ngx_http_cometchat_end(ngx_http_request_t *r,
     ngx_http_cometchat_match_end(m);
 
     if (!before && m->partial) {
-        if (ngx_http_cometchat_out_static(r, ij,
-                                          ngx_http_cometchat_match_partial(m),
-                                          m->partial)
+        p = ngx_http_cometchat_match_partial(m);
+
+        if (ngx_http_cometchat_filter_out_static(r, ij, p, m->partial)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -738,8 +709,8 @@ ngx_http_cometchat_end(ngx_http_request_t *r,
     }
 
     if (before || m->doc == NGX_HTTP_COMETCHAT_DOC_YES) {
-        if (ngx_http_cometchat_out_static(r, ij, ij->snippet.data,
-                                          ij->snippet.len)
+        if (ngx_http_cometchat_filter_out_static(r, ij, ij->snippet.data,
+                                                 ij->snippet.len)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -755,11 +726,11 @@ ngx_http_cometchat_end(ngx_http_request_t *r,
                              ? "appended" : "not a document, none"),
                    m->held);
 
-    ngx_http_cometchat_release(ij);
+    ngx_http_cometchat_filter_release(ij);
 
     ij->done = 1;
 
-    return ngx_http_cometchat_flush(r, ij, 1);
+    return ngx_http_cometchat_filter_flush(r, ij, 1);
 }
 
 
@@ -770,7 +741,7 @@ ngx_http_cometchat_end(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_cometchat_flush(ngx_http_request_t *r,
+ngx_http_cometchat_filter_flush(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_uint_t last)
 {
     ngx_buf_t    *b;
@@ -821,7 +792,7 @@ ngx_http_cometchat_flush(ngx_http_request_t *r,
 /* the matcher's view of the buffer: file buffers are read piecewise */
 
 static u_char *
-ngx_http_cometchat_window(void *data, off_t start, off_t end)
+ngx_http_cometchat_filter_window(void *data, off_t start, off_t end)
 {
     ngx_http_cometchat_inject_t *ij = data;
 
@@ -859,7 +830,7 @@ ngx_http_cometchat_window(void *data, off_t start, off_t end)
 /* drops the last n bytes of the held chunks */
 
 static void
-ngx_http_cometchat_trim(ngx_http_cometchat_inject_t *ij, size_t n)
+ngx_http_cometchat_filter_trim(ngx_http_cometchat_inject_t *ij, size_t n)
 {
     size_t        k;
     ngx_buf_t    *b;
@@ -889,7 +860,7 @@ ngx_http_cometchat_trim(ngx_http_cometchat_inject_t *ij, size_t n)
 
 
 static void
-ngx_http_cometchat_release(ngx_http_cometchat_inject_t *ij)
+ngx_http_cometchat_filter_release(ngx_http_cometchat_inject_t *ij)
 {
     ngx_chain_t  *cl;
 
@@ -910,7 +881,7 @@ ngx_http_cometchat_release(ngx_http_cometchat_inject_t *ij)
 
 
 static ngx_int_t
-ngx_http_cometchat_out_static(ngx_http_request_t *r,
+ngx_http_cometchat_filter_out_static(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, u_char *data, size_t len)
 {
     ngx_buf_t  *b;
@@ -919,7 +890,7 @@ ngx_http_cometchat_out_static(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    b = ngx_http_cometchat_out_buf(r, ij);
+    b = ngx_http_cometchat_filter_out_buf(r, ij);
     if (b == NULL) {
         return NGX_ERROR;
     }
@@ -935,7 +906,7 @@ ngx_http_cometchat_out_static(ngx_http_request_t *r,
 /* a zeroed buffer of ours, appended to the output */
 
 static ngx_buf_t *
-ngx_http_cometchat_out_buf(ngx_http_request_t *r,
+ngx_http_cometchat_filter_out_buf(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij)
 {
     ngx_buf_t    *b;
@@ -965,7 +936,7 @@ ngx_http_cometchat_out_buf(ngx_http_request_t *r,
  */
 
 static void
-ngx_http_cometchat_update(ngx_http_request_t *r,
+ngx_http_cometchat_filter_update(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij)
 {
     ngx_buf_t    *b;
@@ -1021,547 +992,4 @@ ngx_http_cometchat_update(ngx_http_request_t *r,
 
         ngx_free_chain(r->pool, cl);
     }
-}
-
-
-/*
- * The nonce of the policy that governs <script> elements: script-src-elem,
- * else script-src, else default-src.  Enforced policies first, then
- * report-only ones (a nonce there keeps reports quiet).
- */
-
-static void
-ngx_http_cometchat_csp_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
-{
-    ngx_uint_t        i, pass;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    static char  *names[] = {
-        "Content-Security-Policy",
-        "Content-Security-Policy-Report-Only"
-    };
-
-    nonce->len = 0;
-    nonce->data = NULL;
-
-    for (pass = 0; pass < 2; pass++) {
-        part = &r->headers_out.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash == 0 || !ngx_http_cometchat_header_is(&h[i],
-                                                                names[pass]))
-            {
-                continue;
-            }
-
-            if (ngx_http_cometchat_policy_nonce(h[i].value.data,
-                                                h[i].value.data
-                                                + h[i].value.len,
-                                                nonce))
-            {
-                return;
-            }
-        }
-    }
-}
-
-
-static ngx_uint_t
-ngx_http_cometchat_policy_nonce(u_char *p, u_char *last, ngx_str_t *nonce)
-{
-    u_char      *policy, *end, *d, *dend, *t, *tend, *v;
-    size_t       len;
-    ngx_uint_t   i, rank, best;
-    u_char      *best_d, *best_end;
-
-    static ngx_str_t  dirs[] = {
-        ngx_string("default-src"),
-        ngx_string("script-src"),
-        ngx_string("script-src-elem")
-    };
-
-    /* policies are separated by ",", directives by ";" */
-
-    for (policy = p; policy < last; policy = end + 1) {
-
-        end = ngx_strlchr(policy, last, ',');
-        if (end == NULL) {
-            end = last;
-        }
-
-        best = 0;
-        best_d = NULL;
-        best_end = NULL;
-
-        for (d = policy; d < end; d = dend + 1) {
-
-            dend = ngx_strlchr(d, end, ';');
-            if (dend == NULL) {
-                dend = end;
-            }
-
-            while (d < dend && (*d == ' ' || *d == '\t')) {
-                d++;
-            }
-
-            for (t = d; t < dend && *t != ' ' && *t != '\t'; t++) {
-                /* void */
-            }
-
-            for (i = 0; i < 3; i++) {
-                rank = i + 1;
-
-                if ((size_t) (t - d) == dirs[i].len
-                    && ngx_strncasecmp(d, dirs[i].data, dirs[i].len) == 0
-                    && rank > best)
-                {
-                    best = rank;
-                    best_d = t;
-                    best_end = dend;
-                }
-            }
-        }
-
-        if (best_d == NULL) {
-            continue;
-        }
-
-        /* the sources: look for 'nonce-BASE64' */
-
-        for (t = best_d; t < best_end; t = tend) {
-
-            while (t < best_end && (*t == ' ' || *t == '\t')) {
-                t++;
-            }
-
-            for (tend = t; tend < best_end && *tend != ' ' && *tend != '\t';
-                 tend++)
-            {
-                /* void */
-            }
-
-            len = tend - t;
-
-            if (len < sizeof("'nonce-'")
-                || ngx_strncasecmp(t, (u_char *) "'nonce-", 7) != 0
-                || tend[-1] != '\'')
-            {
-                continue;
-            }
-
-            for (v = t + 7; v < tend - 1; v++) {
-                if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z')
-                      || (*v >= '0' && *v <= '9') || *v == '+' || *v == '/'
-                      || *v == '=' || *v == '-' || *v == '_'))
-                {
-                    break;
-                }
-            }
-
-            if (v != tend - 1 || len - 8 > NGX_HTTP_COMETCHAT_NONCE_MAX) {
-                continue;
-            }
-
-            nonce->data = t + 7;
-            nonce->len = len - 8;
-
-            return 1;
-        }
-
-        if (end == last) {
-            break;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * Shared caches must not keep a page that carries a token.  A
- * Cache-Control with "no-store" or a bare "private" is left alone.
- * Otherwise "private" goes first and "public", "s-maxage" and
- * "proxy-revalidate", which speak to shared caches, go; the rest (max-age,
- * no-cache, ...) stays, merged into one header.  No Cache-Control at all
- * becomes "private".  CDN-Cache-Control, *-CDN-Cache-Control and
- * Surrogate-Control, which CDNs obey over Cache-Control, are removed.
- */
-
-static ngx_int_t
-ngx_http_cometchat_private(ngx_http_request_t *r)
-{
-    u_char           *p, *pos, *last, *out;
-    size_t            len, nlen, name_len;
-    ngx_str_t         dir;
-    ngx_uint_t        i, strict;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *first;
-
-    strict = 0;
-    first = NULL;
-    len = sizeof("private") - 1;
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
-            continue;
-        }
-
-        nlen = h[i].key.len;
-
-        if (ngx_http_cometchat_header_is(&h[i], "Surrogate-Control")
-            || (nlen >= sizeof("CDN-Cache-Control") - 1
-                && ngx_strncasecmp(h[i].key.data + nlen
-                                   - (sizeof("CDN-Cache-Control") - 1),
-                                   (u_char *) "CDN-Cache-Control",
-                                   sizeof("CDN-Cache-Control") - 1) == 0
-                && (nlen == sizeof("CDN-Cache-Control") - 1
-                    || h[i].key.data[nlen - sizeof("CDN-Cache-Control")]
-                       == '-')))
-        {
-            h[i].hash = 0;
-            continue;
-        }
-
-        if (!ngx_http_cometchat_header_is(&h[i], "Cache-Control")) {
-            continue;
-        }
-
-        if (first == NULL) {
-            first = &h[i];
-        }
-
-        /* each directive may gain ", ": "a,b" becomes "private, a, b" */
-        len += 2 * h[i].value.len + 2;
-
-        /* "no-store" or a bare "private" */
-
-        pos = h[i].value.data;
-        last = pos + h[i].value.len;
-
-        while (ngx_http_cometchat_cc_next(&pos, last, &dir, &name_len)
-               == NGX_OK)
-        {
-            if ((dir.len == 8
-                 && ngx_strncasecmp(dir.data, (u_char *) "no-store", 8) == 0)
-                || (dir.len == 7
-                    && ngx_strncasecmp(dir.data, (u_char *) "private", 7)
-                       == 0))
-            {
-                strict = 1;
-            }
-        }
-    }
-
-    if (strict) {
-        return NGX_OK;
-    }
-
-    if (first == NULL) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Cache-Control");
-        ngx_str_set(&h->value, "private");
-        h->lowcase_key = (u_char *) "cache-control";
-
-        return NGX_OK;
-    }
-
-    out = ngx_pnalloc(r->pool, len);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(out, "private", sizeof("private") - 1);
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0
-            || !ngx_http_cometchat_header_is(&h[i], "Cache-Control"))
-        {
-            continue;
-        }
-
-        pos = h[i].value.data;
-        last = pos + h[i].value.len;
-
-        while (ngx_http_cometchat_cc_next(&pos, last, &dir, &name_len)
-               == NGX_OK)
-        {
-            if (name_len == 0
-                || (name_len == 6
-                    && ngx_strncasecmp(dir.data, (u_char *) "public", 6) == 0)
-                || (name_len == 7
-                    && ngx_strncasecmp(dir.data, (u_char *) "private", 7)
-                       == 0)
-                || (name_len == 8
-                    && ngx_strncasecmp(dir.data, (u_char *) "s-maxage", 8)
-                       == 0)
-                || (name_len == 16
-                    && ngx_strncasecmp(dir.data,
-                                       (u_char *) "proxy-revalidate", 16)
-                       == 0))
-            {
-                continue;
-            }
-
-            *p++ = ',';
-            *p++ = ' ';
-            p = ngx_cpymem(p, dir.data, dir.len);
-        }
-
-        if (&h[i] != first) {
-            h[i].hash = 0;
-        }
-    }
-
-    first->value.data = out;
-    first->value.len = p - out;
-
-    return NGX_OK;
-}
-
-
-/*
- * The next directive of a Cache-Control value, from *pos up to the next
- * comma outside a quoted string: in dir without surrounding blanks, with
- * the length of its name (before "=" or a blank) in name_len.  *pos is
- * NULL once the last directive was returned.
- */
-
-static ngx_int_t
-ngx_http_cometchat_cc_next(u_char **pos, u_char *last, ngx_str_t *dir,
-    size_t *name_len)
-{
-    u_char      *p, *d, *end, *n;
-    ngx_uint_t   quoted;
-
-    p = *pos;
-
-    if (p == NULL) {
-        return NGX_DONE;
-    }
-
-    quoted = 0;
-
-    for (d = p; d < last; d++) {
-        if (*d == '"') {
-            quoted = !quoted;
-
-        } else if (*d == ',' && !quoted) {
-            break;
-        }
-    }
-
-    *pos = (d < last) ? d + 1 : NULL;
-
-    while (p < d && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    for (end = d; end > p && (end[-1] == ' ' || end[-1] == '\t'); end--) {
-        /* void */
-    }
-
-    for (n = p; n < end && *n != '=' && *n != ' ' && *n != '\t'; n++) {
-        /* void */
-    }
-
-    dir->data = p;
-    dir->len = end - p;
-    *name_len = n - p;
-
-    return NGX_OK;
-}
-
-
-/*
- * The page now depends on the snippet, which depends on the user, the
- * token and the nonce: W/"original-ccHASH", with the MurmurHash2 of the
- * rendered snippet (four bytes a step: a CRC-32 of a 1 KB snippet was
- * the costliest part of injecting).  A browser that sends it back in
- * If-None-Match has this very page; the original validator no longer
- * matches it, so one user's page is never confirmed to another.
- */
-
-static ngx_int_t
-ngx_http_cometchat_etag(ngx_http_request_t *r, ngx_str_t *snippet)
-{
-    u_char           *p;
-    ngx_str_t         v;
-    ngx_table_elt_t  *etag;
-
-    etag = r->headers_out.etag;
-
-    if (etag == NULL || etag->hash == 0) {
-        return NGX_OK;
-    }
-
-    v = etag->value;
-
-    if (v.len > 2 && v.data[0] == 'W' && v.data[1] == '/') {
-        v.data += 2;
-        v.len -= 2;
-    }
-
-    if (v.len < 2 || v.data[0] != '"' || v.data[v.len - 1] != '"') {
-        ngx_http_clear_etag(r);
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, v.len + sizeof("W/-cc12345678") - 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    etag->value.data = p;
-    etag->value.len = ngx_sprintf(p, "W/%*s-cc%08xD\"", v.len - 1, v.data,
-                                  ngx_murmur_hash2(snippet->data,
-                                                   snippet->len))
-                      - p;
-
-    return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_cometchat_if_none_match(ngx_http_request_t *r)
-{
-    u_char     *p, *last;
-    ngx_str_t   etag;
-
-    if (r->headers_in.if_none_match == NULL || r->headers_out.etag == NULL
-        || r->headers_out.etag->hash == 0)
-    {
-        return 0;
-    }
-
-    etag = r->headers_out.etag->value;
-    etag.data += 2;
-    etag.len -= 2;
-
-    p = r->headers_in.if_none_match->value.data;
-    last = p + r->headers_in.if_none_match->value.len;
-
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-
-        if (last - p > 2 && p[0] == 'W' && p[1] == '/') {
-            p += 2;
-        }
-
-        if ((size_t) (last - p) >= etag.len
-            && ngx_strncmp(p, etag.data, etag.len) == 0
-            && (p + etag.len == last || p[etag.len] == ','
-                || p[etag.len] == ' ' || p[etag.len] == '\t'))
-        {
-            return 1;
-        }
-
-        while (p < last && *p != ',') {
-            p++;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * A Content-Encoding set by add_header (or a module) is in the list only,
- * not in r->headers_out.content_encoding
- */
-
-static ngx_uint_t
-ngx_http_cometchat_encoded(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash && h[i].value.len
-            && ngx_http_cometchat_header_is(&h[i], "Content-Encoding")
-            && !(h[i].value.len == 8
-                 && ngx_strncasecmp(h[i].value.data, (u_char *) "identity", 8)
-                    == 0))
-        {
-            return 1;
-        }
-    }
-}
-
-
-static ngx_uint_t
-ngx_http_cometchat_header_is(ngx_table_elt_t *h, char *name)
-{
-    size_t  len;
-
-    len = ngx_strlen(name);
-
-    return h->key.len == len
-           && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0;
 }

@@ -294,7 +294,7 @@ Cookie: uid=u100a
 !Content-Length
 !Accept-Ranges
 !Last-Modified
-Cache-Control: private
+Cache-Control: private, no-cache
 Transfer-Encoding: chunked
 --- response_headers_like
 ETag: W/"[0-9a-f]+-[0-9a-f]+-cc[0-9a-f]{8}"
@@ -588,7 +588,7 @@ my $tag = sprintf('W/"5e0d5da5-1c-cc%08x"',
 --- response_headers eval
 [sprintf('ETag: W/"5e0d5da5-1c-cc%08x"',
          main::murmur2("[cc:u100k]\n")),
- "Cache-Control: private",
+ "Cache-Control: private, no-cache",
  sprintf('ETag: W/"5e0d5da5-1c-cc%08x"',
          main::murmur2("[cc:u100k2]\n"))]
 
@@ -645,11 +645,11 @@ Cookie: uid=u100m
 --- response_body eval
 ["<html><body>proxied[cc:u100m:TOKEN]\n</body></html>\n", "<html>"]
 --- response_headers eval
-["Cache-Control: private", "Content-Range: bytes 0-5/34"]
+["Cache-Control: private, no-cache", "Content-Range: bytes 0-5/34"]
 
 
 
-=== TEST 15: Cache-Control: made private unless no-store or private already
+=== TEST 15: Cache-Control: private and no-cache unless no-store; directives that allow reuse go
 --- http_config
     map $arg_case $cc {
         1 "public, max-age=60, s-maxage=600";
@@ -660,11 +660,13 @@ Cookie: uid=u100m
         6 "no-cache, proxy-revalidate";
         7 "max-age=10";
         8 "max-age=10";
+        10 'max-age=60, stale-while-revalidate=30, no-cache="Set-Cookie"';
         default "";
     }
     map $arg_case $cc2 {
         7 "must-revalidate, public";
         8 "no-store";
+        10 "immutable, stale-if-error=600, no-transform";
         default "";
     }
 --- config
@@ -686,21 +688,22 @@ Cookie: uid=u100m
 >>> a.html
 <html><body>x</body></html>
 --- request eval
-[map { "GET /p/a.html?case=$_" } 1 .. 9]
+[map { "GET /p/a.html?case=$_" } 1 .. 10]
 --- more_headers
 Cookie: uid=u100n
 --- response_headers eval
-["Cache-Control: private, max-age=60\nCDN-Cache-Control:\nSurrogate-Control:\nCloudflare-CDN-Cache-Control:\nX-CDN-Cache-Controlled: kept",
+["Cache-Control: private, no-cache, max-age=60\nCDN-Cache-Control:\nSurrogate-Control:\nCloudflare-CDN-Cache-Control:\nX-CDN-Cache-Controlled: kept",
  "Cache-Control: no-store\nCDN-Cache-Control:",
- "Cache-Control: private, max-age=5",
- "Cache-Control: PRIVATE",
- "Cache-Control: private, max-age=5",
+ "Cache-Control: private, no-cache, max-age=5",
  "Cache-Control: private, no-cache",
- "Cache-Control: private, max-age=10, must-revalidate",
+ "Cache-Control: private, no-cache, max-age=5",
+ "Cache-Control: private, no-cache",
+ "Cache-Control: private, no-cache, max-age=10, must-revalidate",
  "Cache-Control: max-age=10, no-store",
- "Cache-Control: private"]
+ "Cache-Control: private, no-cache",
+ "Cache-Control: private, no-cache, max-age=60, no-transform"]
 --- response_body eval
-[("<html><body>x[cc:u100n:TOKEN]\n</body></html>\n") x 9]
+[("<html><body>x[cc:u100n:TOKEN]\n</body></html>\n") x 10]
 
 
 
@@ -818,7 +821,52 @@ GET /a.html
 --- more_headers
 Cookie: uid=u100s
 --- response_headers eval
-"Cache-Control: private, " . CORE::join(", ", ("a") x 10000)
+"Cache-Control: private, no-cache, " . CORE::join(", ", ("a") x 10000)
 --- response_body
 <html><body>x[cc:u100s:TOKEN]
 </body></html>
+
+
+
+=== TEST 21: issue 12: a page with a token is revalidated before reuse; the 304 stays cheap
+--- http_config
+    map $arg_cc $cc {
+        pub     "public, max-age=60";
+        ns      "no-store";
+        priv    "private";
+        default "";
+    }
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/uid.html;
+        root html;
+        add_header Cache-Control $cc;
+    }
+--- user_files
+>>> a.html 202001020304.05
+<html><body>x</body></html>
+>>> uid.html
+[cc:$cometchat_uid]
+--- request eval
+["GET /a.html", "GET /a.html?cc=pub", "GET /a.html?cc=ns",
+ "GET /a.html?cc=priv", "GET /a.html", "GET /a.html?cc=pub"]
+--- more_headers eval
+my $tag = sprintf('W/"5e0d5da5-1c-cc%08x"',
+                  main::murmur2("[cc:u100t]\n"));
+[("Cookie: uid=u100t") x 4,
+ "Cookie: uid=u100t\nIf-None-Match: $tag",
+ "Cookie: uid=u100t\nIf-None-Match: $tag"]
+--- error_code eval
+[200, 200, 200, 200, 304, 304]
+--- response_headers eval
+my $tag = sprintf('W/"5e0d5da5-1c-cc%08x"',
+                  main::murmur2("[cc:u100t]\n"));
+["Cache-Control: private, no-cache\nETag: $tag",
+ "Cache-Control: private, no-cache, max-age=60",
+ "Cache-Control: no-store",
+ "Cache-Control: private, no-cache",
+ "Cache-Control: private, no-cache\nETag: $tag",
+ "Cache-Control: private, no-cache, max-age=60\nETag: $tag"]
+--- response_body eval
+[("<html><body>x[cc:u100t]\n</body></html>\n") x 4, "", ""]

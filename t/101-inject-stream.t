@@ -456,7 +456,7 @@ cometchat inject: out of chunks, flush
  "<html><body>zipped</body></html>"]
 --- response_headers eval
 ["Content-Encoding: gzip\nCache-Control:",
- "Content-Encoding:\nCache-Control: private",
+ "Content-Encoding:\nCache-Control: private, no-cache",
  "Content-Encoding: gzip\nCache-Control:"]
 
 
@@ -482,4 +482,4 @@ Accept-Encoding: gzip
 main::expected(main::big_page(50_000, 30), 'u101')
 --- response_headers
 Content-Encoding: gzip
-Cache-Control: private
+Cache-Control: private, no-cache

@@ -1,0 +1,21 @@
+/*
+ * ngx_http_cometchat_headers.c
+ */
+
+
+#ifndef _NGX_HTTP_COMETCHAT_HEADERS_H_INCLUDED_
+#define _NGX_HTTP_COMETCHAT_HEADERS_H_INCLUDED_
+
+
+#include "ngx_http_cometchat_common.h"
+
+
+ngx_uint_t ngx_http_cometchat_headers_encoded(ngx_http_request_t *r);
+void ngx_http_cometchat_headers_nonce(ngx_http_request_t *r,
+    ngx_str_t *nonce);
+ngx_int_t ngx_http_cometchat_headers_inject(ngx_http_request_t *r,
+    ngx_str_t *snippet);
+ngx_uint_t ngx_http_cometchat_headers_not_modified(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_COMETCHAT_HEADERS_H_INCLUDED_ */
