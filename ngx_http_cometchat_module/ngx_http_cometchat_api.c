@@ -125,7 +125,7 @@ static uint32_t  ngx_http_cometchat_api_key_crc;
 
 
 ngx_http_cometchat_mint_t *
-ngx_http_cometchat_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
+ngx_http_cometchat_api_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
     ngx_str_t *uid, ngx_str_t *name, ngx_str_t *avatar,
     ngx_http_cometchat_mint_handler_pt handler, void *data, ngx_log_t *log)
 {
@@ -222,7 +222,7 @@ failed:
 
 
 void
-ngx_http_cometchat_mint_cancel(ngx_http_cometchat_mint_t *mint)
+ngx_http_cometchat_api_mint_cancel(ngx_http_cometchat_mint_t *mint)
 {
     if (mint == NULL || mint->finishing) {
         /* a cancel from inside the handler: the mint is ending anyway */
@@ -415,7 +415,8 @@ ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
             == NGX_OK)
         {
             mint->result.user_created = 1;
-            ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
+            ngx_http_cometchat_status_inc(
+                                    NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
 
             if (ngx_http_cometchat_api_call(mint,
                                         NGX_HTTP_COMETCHAT_MINT_TOKEN_AGAIN)
@@ -449,10 +450,10 @@ ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
 
     if (mint->state == NGX_HTTP_COMETCHAT_MINT_CREATE) {
         mint->result.user_created = 1;
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
     }
 
-    ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_TOKENS_MINTED);
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_TOKENS_MINTED);
 
     mint->result.rc = NGX_OK;
     mint->result.token = token;
@@ -590,8 +591,8 @@ ngx_http_cometchat_api_bad_reply(ngx_http_cometchat_mint_t *mint,
      * used is a bad reply, counted with the transport errors
      */
 
-    ngx_http_cometchat_stat_add(NGX_HTTP_COMETCHAT_STAT_API_OK, -1);
-    ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_API_TRANSPORT_ERROR);
+    ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_API_OK, -1);
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_API_TRANSPORT_ERROR);
 
     ngx_http_cometchat_api_error(mint,
         "CometChat \"%V\" call for uid \"%V\" gave a bad reply: HTTP %ui, %V",
@@ -649,7 +650,7 @@ static void
 ngx_http_cometchat_api_post(ngx_http_cometchat_mint_t *mint)
 {
     /* the caller learns of a failure at start from the event loop, never
-     * from inside ngx_http_cometchat_mint_start() */
+     * from inside ngx_http_cometchat_api_mint_start() */
 
     ngx_post_event(&mint->event, &ngx_posted_events);
 }

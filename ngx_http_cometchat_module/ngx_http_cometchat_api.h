@@ -24,11 +24,11 @@ typedef struct {
 typedef void (*ngx_http_cometchat_mint_handler_pt)(void *data,
     ngx_http_cometchat_mint_result_t *result);
 
-ngx_http_cometchat_mint_t *ngx_http_cometchat_mint_start(
+ngx_http_cometchat_mint_t *ngx_http_cometchat_api_mint_start(
     ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *uid, ngx_str_t *name,
     ngx_str_t *avatar, ngx_http_cometchat_mint_handler_pt handler,
     void *data, ngx_log_t *log);
-void ngx_http_cometchat_mint_cancel(ngx_http_cometchat_mint_t *mint);
+void ngx_http_cometchat_api_mint_cancel(ngx_http_cometchat_mint_t *mint);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_API_H_INCLUDED_ */

@@ -47,7 +47,7 @@ ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r)
     ngx_http_cometchat_ctx_t       *ctx;
     ngx_http_cometchat_loc_conf_t  *lcf;
 
-    ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_ENDPOINT);
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_ENDPOINT);
 
     rc = ngx_http_discard_request_body(r);
 

@@ -716,7 +716,7 @@ ngx_http_cometchat_filter_end(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

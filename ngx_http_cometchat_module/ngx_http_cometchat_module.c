@@ -18,28 +18,28 @@
 #include "ngx_http_cometchat_variables.h"
 
 
-static char *ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_cometchat_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cometchat_api_key_file(ngx_conf_t *cf,
+static char *ngx_http_cometchat_conf_api_key_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_cometchat_api_url(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_cometchat_conf_api_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cometchat_session(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_cometchat_conf_session(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cometchat_source(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_cometchat_conf_source(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cometchat_uid_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_token_endpoint(ngx_conf_t *cf,
+static char *ngx_http_cometchat_conf_uid_prefix(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_cometchat_status(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_cometchat_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cometchat_check_name(ngx_conf_t *cf, void *post,
+static char *ngx_http_cometchat_conf_token_endpoint(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_cometchat_conf_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cometchat_conf_check_name(ngx_conf_t *cf, void *post,
     void *data);
-static ngx_int_t ngx_http_cometchat_check_key(u_char *p, u_char *last);
-static ngx_int_t ngx_http_cometchat_parse_source(ngx_conf_t *cf,
+static ngx_int_t ngx_http_cometchat_conf_check_key(u_char *p, u_char *last);
+static ngx_int_t ngx_http_cometchat_conf_parse_source(ngx_conf_t *cf,
     ngx_str_t *value, ngx_http_cometchat_source_t *src);
 
 static void *ngx_http_cometchat_create_main_conf(ngx_conf_t *cf);
@@ -54,7 +54,7 @@ static void ngx_http_cometchat_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_handler_pt  ngx_http_cometchat_check_name_p =
-    ngx_http_cometchat_check_name;
+    ngx_http_cometchat_conf_check_name;
 
 
 static ngx_str_t  ngx_http_cometchat_default_types[] = {
@@ -88,21 +88,21 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat_api_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_api_key,
+      ngx_http_cometchat_conf_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_api_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_api_key_file,
+      ngx_http_cometchat_conf_api_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_api_url"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_api_url,
+      ngx_http_cometchat_conf_api_url,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -116,42 +116,42 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat_session"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_session,
+      ngx_http_cometchat_conf_session,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_session_uid"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_source,
+      ngx_http_cometchat_conf_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, uid_src),
       NULL },
 
     { ngx_string("cometchat_session_name"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_source,
+      ngx_http_cometchat_conf_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, name_src),
       NULL },
 
     { ngx_string("cometchat_session_avatar"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_source,
+      ngx_http_cometchat_conf_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, avatar_src),
       NULL },
 
     { ngx_string("cometchat_uid_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_uid_prefix,
+      ngx_http_cometchat_conf_uid_prefix,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_cometchat_redis,
+      ngx_http_cometchat_conf_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -207,14 +207,14 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat_token_endpoint"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_cometchat_token_endpoint,
+      ngx_http_cometchat_conf_token_endpoint,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_cometchat_status,
+      ngx_http_cometchat_conf_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -255,7 +255,7 @@ ngx_module_t  ngx_http_cometchat_module = {
 
 
 static char *
-ngx_http_cometchat_check_name(ngx_conf_t *cf, void *post, void *data)
+ngx_http_cometchat_conf_check_name(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_str_t  *value = data;
 
@@ -282,7 +282,7 @@ ngx_http_cometchat_check_name(ngx_conf_t *cf, void *post, void *data)
 
 
 static char *
-ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
 
@@ -303,8 +303,8 @@ ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is empty";
     }
 
-    if (ngx_http_cometchat_check_key(value[1].data,
-                                     value[1].data + value[1].len)
+    if (ngx_http_cometchat_conf_check_key(value[1].data,
+                                          value[1].data + value[1].len)
         != NGX_OK)
     {
         return "contains control characters";
@@ -317,7 +317,7 @@ ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_cometchat_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_cometchat_conf_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
@@ -376,7 +376,7 @@ ngx_http_cometchat_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_cometchat_check_key(p, last) != NGX_OK) {
+    if (ngx_http_cometchat_conf_check_key(p, last) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"cometchat_api_key_file\": \"%V\" contains "
                            "control characters", &path);
@@ -394,7 +394,7 @@ ngx_http_cometchat_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 /* the key goes into an "apikey" request header line as it is */
 
 static ngx_int_t
-ngx_http_cometchat_check_key(u_char *p, u_char *last)
+ngx_http_cometchat_conf_check_key(u_char *p, u_char *last)
 {
     for ( /* void */ ; p < last; p++) {
         if (*p < 0x20 || *p == 0x7f) {
@@ -407,7 +407,7 @@ ngx_http_cometchat_check_key(u_char *p, u_char *last)
 
 
 static char *
-ngx_http_cometchat_api_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_api_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
 
@@ -442,7 +442,7 @@ ngx_http_cometchat_api_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_cometchat_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
 
@@ -473,7 +473,7 @@ ngx_http_cometchat_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static ngx_int_t
-ngx_http_cometchat_parse_source(ngx_conf_t *cf, ngx_str_t *value,
+ngx_http_cometchat_conf_parse_source(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_cometchat_source_t *src)
 {
     u_char     *p, *last, *start;
@@ -543,7 +543,7 @@ ngx_http_cometchat_parse_source(ngx_conf_t *cf, ngx_str_t *value,
 
 
 static char *
-ngx_http_cometchat_source(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_source(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
@@ -558,7 +558,7 @@ ngx_http_cometchat_source(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_cometchat_parse_source(cf, &value[1], src) != NGX_OK) {
+    if (ngx_http_cometchat_conf_parse_source(cf, &value[1], src) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" takes \"header:NAME\" or \"json:PATH\" "
                            "(dot path, e.g. \"json:user.id\"), not \"%V\"",
@@ -571,7 +571,8 @@ ngx_http_cometchat_source(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_cometchat_uid_prefix(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_uid_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
 
@@ -605,7 +606,7 @@ ngx_http_cometchat_uid_prefix(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_cometchat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cometchat_main_conf_t *cmcf = conf;
 
@@ -713,7 +714,7 @@ ngx_http_cometchat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_cometchat_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_cometchat_conf_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_cometchat_loc_conf_t *cclcf = conf;
@@ -734,7 +735,7 @@ ngx_http_cometchat_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_cometchat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cometchat_conf_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -835,7 +836,7 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
 
 
 static void
-ngx_http_cometchat_merge_source(ngx_http_cometchat_source_t *conf,
+ngx_http_cometchat_conf_merge_source(ngx_http_cometchat_source_t *conf,
     ngx_http_cometchat_source_t *prev, char *header)
 {
     if (conf->type != NGX_HTTP_COMETCHAT_SRC_NONE) {
@@ -889,12 +890,12 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->session_uri, prev->session_uri, "");
 
-    ngx_http_cometchat_merge_source(&conf->uid_src, &prev->uid_src,
-                                    "X-User-Id");
-    ngx_http_cometchat_merge_source(&conf->name_src, &prev->name_src,
-                                    "X-User-Name");
-    ngx_http_cometchat_merge_source(&conf->avatar_src, &prev->avatar_src,
-                                    "X-User-Avatar");
+    ngx_http_cometchat_conf_merge_source(&conf->uid_src, &prev->uid_src,
+                                         "X-User-Id");
+    ngx_http_cometchat_conf_merge_source(&conf->name_src, &prev->name_src,
+                                         "X-User-Name");
+    ngx_http_cometchat_conf_merge_source(&conf->avatar_src, &prev->avatar_src,
+                                         "X-User-Avatar");
 
     ngx_conf_merge_str_value(conf->uid_prefix, prev->uid_prefix, "");
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 86400);
@@ -995,7 +996,7 @@ ngx_http_cometchat_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    *h = ngx_http_cometchat_access_handler;
+    *h = ngx_http_cometchat_session_access_handler;
 
     return ngx_http_cometchat_filter_init(cf);
 }

@@ -209,7 +209,7 @@ ngx_http_cometchat_redis_exit_process(ngx_cycle_t *cycle)
 
     if (rd->up) {
         rd->up = 0;
-        ngx_http_cometchat_stat_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, -1);
+        ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, -1);
     }
 
     if (rd->timer.timer_set) {
@@ -591,7 +591,7 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
             v = &value;
             rc = NGX_ERROR;
 
-            ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
+            ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
 
             if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS))
             {
@@ -606,7 +606,7 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
         default: /* REDIS_REPLY_ARRAY: no command of this module wants one */
             rc = NGX_ERROR;
 
-            ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
+            ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
 
             if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS))
             {
@@ -644,7 +644,7 @@ ngx_http_cometchat_redis_up(ngx_http_cometchat_redis_t *rd)
     rd->failing = 0;
     rd->backoff = NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MIN;
 
-    ngx_http_cometchat_stat_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, 1);
+    ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, 1);
 
     if (rd->logged) {
         rd->logged = 0;
@@ -675,7 +675,7 @@ ngx_http_cometchat_redis_lost(ngx_http_cometchat_redis_t *rd,
 
     if (rd->up) {
         rd->up = 0;
-        ngx_http_cometchat_stat_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, -1);
+        ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, -1);
     }
 
     if (rd->timer.timer_set) {
@@ -690,7 +690,7 @@ ngx_http_cometchat_redis_lost(ngx_http_cometchat_redis_t *rd,
 
     rd->failing = 1;
 
-    ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
 
     if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS)) {
         rd->logged = 1;

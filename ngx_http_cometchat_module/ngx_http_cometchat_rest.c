@@ -898,7 +898,7 @@ ngx_http_cometchat_rest_done(ngx_http_cometchat_rest_call_t *call,
         }
     }
 
-    ngx_http_cometchat_stat_inc(stat);
+    ngx_http_cometchat_status_inc(stat);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cometchat rest: %p done, status %ui, %uz bytes, %s",

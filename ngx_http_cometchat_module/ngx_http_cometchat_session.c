@@ -36,19 +36,19 @@ static ngx_int_t ngx_http_cometchat_session_done(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cometchat_session_result(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx,
     ngx_http_cometchat_session_t *st);
-static ngx_int_t ngx_http_cometchat_identify(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_session_identify(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx);
-static ngx_int_t ngx_http_cometchat_get_field(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_session_get_field(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_source_t *src,
     ngx_str_t *out, const char **why);
-static void ngx_http_cometchat_log_ignored(ngx_http_request_t *r,
+static void ngx_http_cometchat_session_log_ignored(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, const char *what,
     ngx_http_cometchat_source_t *src, const char *why);
-static ngx_uint_t ngx_http_cometchat_needs_body(
+static ngx_uint_t ngx_http_cometchat_session_needs_body(
     ngx_http_cometchat_loc_conf_t *lcf);
-static void ngx_http_cometchat_escape_value(ngx_http_request_t *r,
+static void ngx_http_cometchat_session_escape_value(ngx_http_request_t *r,
     ngx_str_t *value, ngx_str_t *out);
-static ngx_int_t ngx_http_cometchat_lookup(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_session_lookup(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_session_t *st);
 static void ngx_http_cometchat_session_finish(ngx_http_cometchat_ctx_t *ctx,
     ngx_http_cometchat_session_t *st);
@@ -56,7 +56,7 @@ static void ngx_http_cometchat_session_error(ngx_http_cometchat_ctx_t *ctx);
 
 
 ngx_int_t
-ngx_http_cometchat_access_handler(ngx_http_request_t *r)
+ngx_http_cometchat_session_access_handler(ngx_http_request_t *r)
 {
     ngx_http_cometchat_ctx_t       *ctx;
     ngx_http_cometchat_session_t   *st;
@@ -90,7 +90,7 @@ ngx_http_cometchat_access_handler(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_REQUESTS);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REQUESTS);
 
         return ngx_http_cometchat_session_start(r, lcf, ctx);
     }
@@ -178,7 +178,7 @@ ngx_http_cometchat_session_start(ngx_http_request_t *r,
 
     flags = NGX_HTTP_SUBREQUEST_WAITED;
 
-    if (ngx_http_cometchat_needs_body(lcf)) {
+    if (ngx_http_cometchat_session_needs_body(lcf)) {
         flags |= NGX_HTTP_SUBREQUEST_IN_MEMORY;
     }
 
@@ -310,7 +310,7 @@ ngx_http_cometchat_session_result(ngx_http_request_t *r,
     if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
         ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_ANONYMOUS;
         ctx->done = 1;
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_ANONYMOUS);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_ANONYMOUS);
         return NGX_DECLINED;
     }
 
@@ -337,7 +337,7 @@ ngx_http_cometchat_session_result(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    switch (ngx_http_cometchat_identify(r, lcf, ctx)) {
+    switch (ngx_http_cometchat_session_identify(r, lcf, ctx)) {
 
     case NGX_OK:
         break;
@@ -350,19 +350,19 @@ ngx_http_cometchat_session_result(ngx_http_request_t *r,
         /* no valid CometChat uid: anonymous, as interface.md says */
         ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_ANONYMOUS;
         ctx->done = 1;
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_ANONYMOUS);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_ANONYMOUS);
         return NGX_DECLINED;
 
     default: /* NGX_ERROR */
         return NGX_ERROR;
     }
 
-    return ngx_http_cometchat_lookup(r, ctx, st);
+    return ngx_http_cometchat_session_lookup(r, ctx, st);
 }
 
 
 static ngx_int_t
-ngx_http_cometchat_lookup(ngx_http_request_t *r,
+ngx_http_cometchat_session_lookup(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_session_t *st)
 {
     ngx_int_t  rc;
@@ -412,13 +412,13 @@ ngx_http_cometchat_session_finish(ngx_http_cometchat_ctx_t *ctx,
     st->finished = 1;
 
     if (ctx->token_status == NGX_HTTP_COMETCHAT_TOKEN_ERROR) {
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_PIPELINE_ERRORS);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_PIPELINE_ERRORS);
     }
 }
 
 
 static ngx_int_t
-ngx_http_cometchat_identify(ngx_http_request_t *r,
+ngx_http_cometchat_session_identify(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx)
 {
     u_char      *p;
@@ -426,7 +426,8 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
     ngx_str_t    id, name, avatar, uid, esc;
     const char  *why;
 
-    rc = ngx_http_cometchat_get_field(r, lcf, &lcf->uid_src, &id, &why);
+    rc = ngx_http_cometchat_session_get_field(r, lcf, &lcf->uid_src, &id,
+                                              &why);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -464,7 +465,7 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
     if (uid.data == NULL || ngx_http_cometchat_valid_uid(&uid) != NGX_OK) {
 
         if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_CONFIG)) {
-            ngx_http_cometchat_escape_value(r, &id, &esc);
+            ngx_http_cometchat_session_escape_value(r, &id, &esc);
 
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           NGX_HTTP_COMETCHAT_LOG_PREFIX
@@ -483,7 +484,8 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
 
     /* name and avatar are optional: a bad one is dropped, not fatal */
 
-    rc = ngx_http_cometchat_get_field(r, lcf, &lcf->name_src, &name, &why);
+    rc = ngx_http_cometchat_session_get_field(r, lcf, &lcf->name_src, &name,
+                                              &why);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -496,15 +498,15 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
 
     } else {
         if (rc == NGX_ABORT) {
-            ngx_http_cometchat_log_ignored(r, lcf, "name", &lcf->name_src,
-                                           why);
+            ngx_http_cometchat_session_log_ignored(r, lcf, "name",
+                                                   &lcf->name_src, why);
         }
 
         ngx_str_null(&name);
     }
 
-    rc = ngx_http_cometchat_get_field(r, lcf, &lcf->avatar_src, &avatar,
-                                      &why);
+    rc = ngx_http_cometchat_session_get_field(r, lcf, &lcf->avatar_src, &avatar,
+                                              &why);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -517,8 +519,8 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         if (rc == NGX_ABORT) {
-            ngx_http_cometchat_log_ignored(r, lcf, "avatar",
-                                           &lcf->avatar_src, why);
+            ngx_http_cometchat_session_log_ignored(r, lcf, "avatar",
+                                                   &lcf->avatar_src, why);
         }
 
         ngx_str_null(&avatar);
@@ -543,7 +545,7 @@ ngx_http_cometchat_identify(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_cometchat_get_field(ngx_http_request_t *r,
+ngx_http_cometchat_session_get_field(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_source_t *src,
     ngx_str_t *out, const char **why)
 {
@@ -675,7 +677,7 @@ ngx_http_cometchat_get_field(ngx_http_request_t *r,
 
 
 static void
-ngx_http_cometchat_log_ignored(ngx_http_request_t *r,
+ngx_http_cometchat_session_log_ignored(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, const char *what,
     ngx_http_cometchat_source_t *src, const char *why)
 {
@@ -693,7 +695,7 @@ ngx_http_cometchat_log_ignored(ngx_http_request_t *r,
 
 
 static ngx_uint_t
-ngx_http_cometchat_needs_body(ngx_http_cometchat_loc_conf_t *lcf)
+ngx_http_cometchat_session_needs_body(ngx_http_cometchat_loc_conf_t *lcf)
 {
     return lcf->uid_src.type == NGX_HTTP_COMETCHAT_SRC_JSON
            || lcf->name_src.type == NGX_HTTP_COMETCHAT_SRC_JSON
@@ -702,7 +704,7 @@ ngx_http_cometchat_needs_body(ngx_http_cometchat_loc_conf_t *lcf)
 
 
 static void
-ngx_http_cometchat_escape_value(ngx_http_request_t *r, ngx_str_t *value,
+ngx_http_cometchat_session_escape_value(ngx_http_request_t *r, ngx_str_t *value,
     ngx_str_t *out)
 {
     size_t   len;
@@ -732,6 +734,6 @@ ngx_http_cometchat_session_error(ngx_http_cometchat_ctx_t *ctx)
     ctx->error_part = NGX_HTTP_COMETCHAT_PART_SESSION;
     ctx->done = 1;
 
-    ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_SESSION_ERRORS);
-    ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_PIPELINE_ERRORS);
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_SESSION_ERRORS);
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_PIPELINE_ERRORS);
 }

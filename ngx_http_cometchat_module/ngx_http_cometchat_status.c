@@ -124,7 +124,7 @@ ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
 
 void
-ngx_http_cometchat_stat_add(ngx_http_cometchat_stat_e stat,
+ngx_http_cometchat_status_add(ngx_http_cometchat_stat_e stat,
     ngx_atomic_int_t n)
 {
     if (ngx_http_cometchat_stats == NULL || stat >= NGX_HTTP_COMETCHAT_STAT_N) {

@@ -131,47 +131,47 @@ struct ngx_http_cometchat_waiter_s {
 };
 
 
-static ngx_http_cometchat_flight_t *ngx_http_cometchat_flight_create(
+static ngx_http_cometchat_flight_t *ngx_http_cometchat_token_create(
     ngx_http_request_t *r, ngx_http_cometchat_ctx_t *ctx,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *key, uint32_t hash);
-static ngx_int_t ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
+static ngx_int_t ngx_http_cometchat_token_wait(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_flight_t *f,
     ngx_uint_t joined);
 static void ngx_http_cometchat_token_waiter_cleanup(void *data);
-static void ngx_http_cometchat_flight_start(ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_get(ngx_http_cometchat_flight_t *f,
+static void ngx_http_cometchat_token_start(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_token_get(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler);
-static void ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
+static void ngx_http_cometchat_token_get_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
-static void ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
+static void ngx_http_cometchat_token_lock(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_token_lock_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
-static void ngx_http_cometchat_flight_check_retry(
+static void ngx_http_cometchat_token_check_retry(
     ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_retry_handler(void *data, ngx_int_t rc,
+static void ngx_http_cometchat_token_retry_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
-static void ngx_http_cometchat_flight_poll(ngx_http_cometchat_flight_t *f,
+static void ngx_http_cometchat_token_poll(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state);
-static void ngx_http_cometchat_flight_poll_handler(ngx_event_t *ev);
-static void ngx_http_cometchat_flight_poll_get_handler(void *data,
+static void ngx_http_cometchat_token_poll_handler(ngx_event_t *ev);
+static void ngx_http_cometchat_token_poll_get_handler(void *data,
     ngx_int_t rc, ngx_str_t *value);
-static void ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_mint_handler(void *data,
+static void ngx_http_cometchat_token_local(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_token_mint(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_token_mint_handler(void *data,
     ngx_http_cometchat_mint_result_t *result);
-static void ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev);
-static void ngx_http_cometchat_flight_finish(ngx_http_cometchat_flight_t *f,
+static void ngx_http_cometchat_token_unlock(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_token_renew_handler(ngx_event_t *ev);
+static void ngx_http_cometchat_token_finish(ngx_http_cometchat_flight_t *f,
     ngx_uint_t status, ngx_uint_t part, ngx_str_t *token);
-static void ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev);
-static void ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f);
-static void ngx_http_cometchat_flight_redis_error(
+static void ngx_http_cometchat_token_wake_handler(ngx_event_t *ev);
+static void ngx_http_cometchat_token_stop(ngx_http_cometchat_flight_t *f);
+static void ngx_http_cometchat_token_redis_error(
     ngx_http_cometchat_flight_t *f, const char *what);
 
 static ngx_http_cometchat_redis_cmd_t *ngx_http_cometchat_token_redis(
     ngx_http_cometchat_flight_t *f, ngx_http_cometchat_redis_handler_pt h,
     int argc, ngx_str_t *args);
-static void ngx_http_cometchat_redis_ignore(void *data, ngx_int_t rc,
+static void ngx_http_cometchat_token_redis_ignore(void *data, ngx_int_t rc,
     ngx_str_t *value);
 static void ngx_http_cometchat_token_init_flights(void);
 
@@ -246,13 +246,13 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
                        "cometchat token: joining the lookup for \"%V\"",
                        &ctx->uid);
 
-        if (ngx_http_cometchat_flight_wait(r, ctx, f, 1) != NGX_AGAIN) {
+        if (ngx_http_cometchat_token_wait(r, ctx, f, 1) != NGX_AGAIN) {
             ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_ERROR;
             ctx->error_part = NGX_HTTP_COMETCHAT_PART_COMETCHAT;
             return NGX_ERROR;
         }
 
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_COALESCED);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_COALESCED);
 
         return NGX_AGAIN;
     }
@@ -297,7 +297,7 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_HITS);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_HITS);
 
         ctx->token.len = token.len;
         ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_HIT;
@@ -306,14 +306,14 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    f = ngx_http_cometchat_flight_create(r, ctx, lcf, &key, hash);
+    f = ngx_http_cometchat_token_create(r, ctx, lcf, &key, hash);
     if (f == NULL) {
         ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_ERROR;
         ctx->error_part = NGX_HTTP_COMETCHAT_PART_COMETCHAT;
         return NGX_ERROR;
     }
 
-    if (ngx_http_cometchat_flight_wait(r, ctx, f, 0) != NGX_AGAIN) {
+    if (ngx_http_cometchat_token_wait(r, ctx, f, 0) != NGX_AGAIN) {
         ngx_rbtree_delete(&ngx_http_cometchat_flights, &f->sn.node);
         ngx_queue_remove(&f->all);
         ngx_free(f);
@@ -323,7 +323,7 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_cometchat_flight_start(f);
+    ngx_http_cometchat_token_start(f);
 
     return NGX_AGAIN;
 }
@@ -347,7 +347,7 @@ ngx_http_cometchat_token_exit_process(ngx_cycle_t *cycle)
         ngx_queue_remove(q);
         ngx_rbtree_delete(&ngx_http_cometchat_flights, &f->sn.node);
 
-        ngx_http_cometchat_flight_stop(f);
+        ngx_http_cometchat_token_stop(f);
 
         /*
          * nginx -s stop, or a reload's old worker past its shutdown
@@ -355,7 +355,7 @@ ngx_http_cometchat_token_exit_process(ngx_cycle_t *cycle)
          * (ngx_http_cometchat_redis_exit_process() sends what is queued)
          */
 
-        ngx_http_cometchat_flight_unlock(f);
+        ngx_http_cometchat_token_unlock(f);
 
         /* the requests are going away with the worker */
 
@@ -397,7 +397,7 @@ ngx_http_cometchat_token_init_flights(void)
 
 
 static ngx_http_cometchat_flight_t *
-ngx_http_cometchat_flight_create(ngx_http_request_t *r,
+ngx_http_cometchat_token_create(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_loc_conf_t *lcf,
     ngx_str_t *key, uint32_t hash)
 {
@@ -463,15 +463,15 @@ ngx_http_cometchat_flight_create(ngx_http_request_t *r,
 
     ngx_queue_init(&f->waiters);
 
-    f->poll_ev.handler = ngx_http_cometchat_flight_poll_handler;
+    f->poll_ev.handler = ngx_http_cometchat_token_poll_handler;
     f->poll_ev.data = &ngx_http_cometchat_token_dummy;
     f->poll_ev.log = f->log;
 
-    f->wake_ev.handler = ngx_http_cometchat_flight_wake_handler;
+    f->wake_ev.handler = ngx_http_cometchat_token_wake_handler;
     f->wake_ev.data = &ngx_http_cometchat_token_dummy;
     f->wake_ev.log = f->log;
 
-    f->renew_ev.handler = ngx_http_cometchat_flight_renew_handler;
+    f->renew_ev.handler = ngx_http_cometchat_token_renew_handler;
     f->renew_ev.data = &ngx_http_cometchat_token_dummy;
     f->renew_ev.log = f->log;
 
@@ -483,7 +483,7 @@ ngx_http_cometchat_flight_create(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_cometchat_flight_wait(ngx_http_request_t *r,
+ngx_http_cometchat_token_wait(ngx_http_request_t *r,
     ngx_http_cometchat_ctx_t *ctx, ngx_http_cometchat_flight_t *f,
     ngx_uint_t joined)
 {
@@ -538,22 +538,22 @@ ngx_http_cometchat_token_waiter_cleanup(void *data)
 
 
 static void
-ngx_http_cometchat_flight_start(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_start(ngx_http_cometchat_flight_t *f)
 {
     if (!ngx_http_cometchat_redis_configured()) {
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_local(f);
         return;
     }
 
-    ngx_http_cometchat_flight_get(f, NGX_HTTP_COMETCHAT_FLIGHT_GET,
-                                  ngx_http_cometchat_flight_get_handler);
+    ngx_http_cometchat_token_get(f, NGX_HTTP_COMETCHAT_FLIGHT_GET,
+                                 ngx_http_cometchat_token_get_handler);
 }
 
 
 /* GET the token key; when Redis cannot take it, the per-host zone answers */
 
 static void
-ngx_http_cometchat_flight_get(ngx_http_cometchat_flight_t *f,
+ngx_http_cometchat_token_get(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler)
 {
     ngx_str_t  args[2];
@@ -564,14 +564,14 @@ ngx_http_cometchat_flight_get(ngx_http_cometchat_flight_t *f,
     f->state = state;
 
     if (ngx_http_cometchat_token_redis(f, handler, 2, args) == NULL) {
-        ngx_http_cometchat_flight_redis_error(f, "unavailable");
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_redis_error(f, "unavailable");
+        ngx_http_cometchat_token_local(f);
     }
 }
 
 
 static void
-ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
+ngx_http_cometchat_token_get_handler(void *data, ngx_int_t rc,
     ngx_str_t *value)
 {
     ngx_http_cometchat_flight_t *f = data;
@@ -592,14 +592,14 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
 
         ngx_http_cometchat_cache_copy(&f->sn.str, value,
                            ngx_http_cometchat_cache_until(f->lcf, ngx_time()));
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
-                                         NGX_HTTP_COMETCHAT_PART_NONE, value);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
+                                        NGX_HTTP_COMETCHAT_PART_NONE, value);
         return;
     }
 
     if (rc == NGX_ERROR) {
-        ngx_http_cometchat_flight_redis_error(f, "GET failed");
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_redis_error(f, "GET failed");
+        ngx_http_cometchat_token_local(f);
         return;
     }
 
@@ -635,30 +635,30 @@ ngx_http_cometchat_flight_get_handler(void *data, ngx_int_t rc,
                        "cometchat token: \"%V\" from the local cache, "
                        "written back to redis", &f->uid);
 
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
-                                         NGX_HTTP_COMETCHAT_PART_NONE,
-                                         &token);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
+                                        NGX_HTTP_COMETCHAT_PART_NONE,
+                                        &token);
         return;
     }
 
     if (lrc == NGX_HTTP_COMETCHAT_CACHE_RETRY) {
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
-                                         NGX_HTTP_COMETCHAT_PART_COMETCHAT,
-                                         NULL);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
+                                        NGX_HTTP_COMETCHAT_PART_COMETCHAT,
+                                        NULL);
         return;
     }
 
     if (!f->missed) {
         f->missed = 1;
-        ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
     }
 
-    ngx_http_cometchat_flight_lock(f);
+    ngx_http_cometchat_token_lock(f);
 }
 
 
 static void
-ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_lock(ngx_http_cometchat_flight_t *f)
 {
     u_char     buf[NGX_INT_T_LEN];
     ngx_str_t  args[7];
@@ -688,18 +688,18 @@ ngx_http_cometchat_flight_lock(ngx_http_cometchat_flight_t *f)
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_LOCK;
 
     if (ngx_http_cometchat_token_redis(f,
-                                       ngx_http_cometchat_flight_lock_handler,
+                                       ngx_http_cometchat_token_lock_handler,
                                        7, args)
         == NULL)
     {
-        ngx_http_cometchat_flight_redis_error(f, "unavailable");
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_redis_error(f, "unavailable");
+        ngx_http_cometchat_token_local(f);
     }
 }
 
 
 static void
-ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
+ngx_http_cometchat_token_lock_handler(void *data, ngx_int_t rc,
     ngx_str_t *value)
 {
     ngx_http_cometchat_flight_t *f = data;
@@ -709,8 +709,8 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
     f->cmd = NULL;
 
     if (rc != NGX_OK) {
-        ngx_http_cometchat_flight_redis_error(f, "lock failed");
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_redis_error(f, "lock failed");
+        ngx_http_cometchat_token_local(f);
         return;
     }
 
@@ -734,7 +734,7 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
         ngx_add_timer(&f->renew_ev,
                       ngx_http_cometchat_lease(f->lcf) / 3 + 1);
 
-        ngx_http_cometchat_flight_check_retry(f);
+        ngx_http_cometchat_token_check_retry(f);
         return;
     }
 
@@ -755,14 +755,14 @@ ngx_http_cometchat_flight_lock_handler(void *data, ngx_int_t rc,
         f->held = ngx_current_msec;
     }
 
-    ngx_http_cometchat_flight_poll(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL);
+    ngx_http_cometchat_token_poll(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL);
 }
 
 
 /* while our calls run, the lease is renewed; a dead worker stops that */
 
 static void
-ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev)
+ngx_http_cometchat_token_renew_handler(ngx_event_t *ev)
 {
     u_char                        buf[NGX_INT_T_LEN];
     ngx_str_t                     args[6];
@@ -793,7 +793,7 @@ ngx_http_cometchat_flight_renew_handler(ngx_event_t *ev)
 /* a 429 seen by another worker or host holds for this one too */
 
 static void
-ngx_http_cometchat_flight_check_retry(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_check_retry(ngx_http_cometchat_flight_t *f)
 {
     ngx_str_t  args[2];
 
@@ -803,17 +803,17 @@ ngx_http_cometchat_flight_check_retry(ngx_http_cometchat_flight_t *f)
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_RETRY;
 
     if (ngx_http_cometchat_token_redis(f,
-                                       ngx_http_cometchat_flight_retry_handler,
+                                       ngx_http_cometchat_token_retry_handler,
                                        2, args)
         == NULL)
     {
-        ngx_http_cometchat_flight_mint(f);
+        ngx_http_cometchat_token_mint(f);
     }
 }
 
 
 static void
-ngx_http_cometchat_flight_retry_handler(void *data, ngx_int_t rc,
+ngx_http_cometchat_token_retry_handler(void *data, ngx_int_t rc,
     ngx_str_t *value)
 {
     ngx_http_cometchat_flight_t *f = data;
@@ -831,25 +831,25 @@ ngx_http_cometchat_flight_retry_handler(void *data, ngx_int_t rc,
                            &f->uid, retry - ngx_time());
 
             ngx_http_cometchat_cache_store(&f->sn.str, NULL, 0, retry, 0, 0);
-            ngx_http_cometchat_flight_unlock(f);
-            ngx_http_cometchat_flight_finish(f,
-                                             NGX_HTTP_COMETCHAT_TOKEN_ERROR,
-                                             NGX_HTTP_COMETCHAT_PART_COMETCHAT,
-                                             NULL);
+            ngx_http_cometchat_token_unlock(f);
+            ngx_http_cometchat_token_finish(f,
+                                            NGX_HTTP_COMETCHAT_TOKEN_ERROR,
+                                            NGX_HTTP_COMETCHAT_PART_COMETCHAT,
+                                            NULL);
             return;
         }
     }
 
     if (rc == NGX_ERROR) {
-        ngx_http_cometchat_flight_redis_error(f, "GET failed");
+        ngx_http_cometchat_token_redis_error(f, "GET failed");
     }
 
-    ngx_http_cometchat_flight_mint(f);
+    ngx_http_cometchat_token_mint(f);
 }
 
 
 static void
-ngx_http_cometchat_flight_poll(ngx_http_cometchat_flight_t *f,
+ngx_http_cometchat_token_poll(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state)
 {
     if (f->deadline == 0) {
@@ -868,7 +868,7 @@ ngx_http_cometchat_flight_poll(ngx_http_cometchat_flight_t *f,
 
 
 static void
-ngx_http_cometchat_flight_poll_handler(ngx_event_t *ev)
+ngx_http_cometchat_token_poll_handler(ngx_event_t *ev)
 {
     ngx_http_cometchat_flight_t  *f;
 
@@ -883,27 +883,27 @@ ngx_http_cometchat_flight_poll_handler(ngx_event_t *ev)
                       "gave up waiting for another mint of \"%V\"", &f->uid);
 
         if (f->state == NGX_HTTP_COMETCHAT_FLIGHT_POLL) {
-            ngx_http_cometchat_flight_check_retry(f);
+            ngx_http_cometchat_token_check_retry(f);
 
         } else {
-            ngx_http_cometchat_flight_mint(f);
+            ngx_http_cometchat_token_mint(f);
         }
 
         return;
     }
 
     if (f->state == NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL) {
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_local(f);
         return;
     }
 
-    ngx_http_cometchat_flight_get(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL_GET,
-                                  ngx_http_cometchat_flight_poll_get_handler);
+    ngx_http_cometchat_token_get(f, NGX_HTTP_COMETCHAT_FLIGHT_POLL_GET,
+                                 ngx_http_cometchat_token_poll_get_handler);
 }
 
 
 static void
-ngx_http_cometchat_flight_poll_get_handler(void *data, ngx_int_t rc,
+ngx_http_cometchat_token_poll_get_handler(void *data, ngx_int_t rc,
     ngx_str_t *value)
 {
     ngx_http_cometchat_flight_t *f = data;
@@ -919,27 +919,27 @@ ngx_http_cometchat_flight_poll_get_handler(void *data, ngx_int_t rc,
         f->polled = 1;
         ngx_http_cometchat_cache_copy(&f->sn.str, value,
                            ngx_http_cometchat_cache_until(f->lcf, ngx_time()));
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
-                                         NGX_HTTP_COMETCHAT_PART_NONE, value);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
+                                        NGX_HTTP_COMETCHAT_PART_NONE, value);
         return;
     }
 
     if (rc == NGX_ERROR) {
-        ngx_http_cometchat_flight_redis_error(f, "GET failed");
-        ngx_http_cometchat_flight_local(f);
+        ngx_http_cometchat_token_redis_error(f, "GET failed");
+        ngx_http_cometchat_token_local(f);
         return;
     }
 
     /* still nothing: the lock is free again if the other mint failed */
 
-    ngx_http_cometchat_flight_lock(f);
+    ngx_http_cometchat_token_lock(f);
 }
 
 
 /* without Redis: the per-host zone is both the cache and the lock */
 
 static void
-ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_local(ngx_http_cometchat_flight_t *f)
 {
     u_char      tbuf[NGX_HTTP_COMETCHAT_TOKEN_MAX];
     time_t      expire;
@@ -960,15 +960,15 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
             f->polled = 1;
         }
 
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
-                                         NGX_HTTP_COMETCHAT_PART_NONE,
-                                         &token);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
+                                        NGX_HTTP_COMETCHAT_PART_NONE,
+                                        &token);
         return;
 
     case NGX_HTTP_COMETCHAT_CACHE_RETRY:
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
-                                         NGX_HTTP_COMETCHAT_PART_COMETCHAT,
-                                         NULL);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
+                                        NGX_HTTP_COMETCHAT_PART_COMETCHAT,
+                                        NULL);
         return;
 
     case NGX_HTTP_COMETCHAT_CACHE_BUSY:
@@ -978,28 +978,28 @@ ngx_http_cometchat_flight_local(ngx_http_cometchat_flight_t *f)
 
         if (!f->missed) {
             f->missed = 1;
-            ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
+            ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
         }
 
-        ngx_http_cometchat_flight_poll(f,
-                                       NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL);
+        ngx_http_cometchat_token_poll(f,
+                                      NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL);
         return;
 
     default: /* NGX_HTTP_COMETCHAT_CACHE_LOCKED */
         if (!f->missed) {
             f->missed = 1;
-            ngx_http_cometchat_stat_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
+            ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
         }
 
         f->local_lock = 1;
-        ngx_http_cometchat_flight_mint(f);
+        ngx_http_cometchat_token_mint(f);
         return;
     }
 }
 
 
 static void
-ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_mint(ngx_http_cometchat_flight_t *f)
 {
     ngx_http_cometchat_mint_t  *mint;
 
@@ -1008,15 +1008,15 @@ ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f)
 
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_MINT;
 
-    mint = ngx_http_cometchat_mint_start(f->lcf, &f->uid, &f->name,
-                                         &f->avatar,
-                                         ngx_http_cometchat_flight_mint_handler,
-                                         f, f->log);
+    mint = ngx_http_cometchat_api_mint_start(f->lcf, &f->uid, &f->name,
+                                    &f->avatar,
+                                    ngx_http_cometchat_token_mint_handler,
+                                    f, f->log);
     if (mint == NULL) {
-        ngx_http_cometchat_flight_unlock(f);
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
-                                         NGX_HTTP_COMETCHAT_PART_COMETCHAT,
-                                         NULL);
+        ngx_http_cometchat_token_unlock(f);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
+                                        NGX_HTTP_COMETCHAT_PART_COMETCHAT,
+                                        NULL);
         return;
     }
 
@@ -1027,7 +1027,7 @@ ngx_http_cometchat_flight_mint(ngx_http_cometchat_flight_t *f)
 
 
 static void
-ngx_http_cometchat_flight_mint_handler(void *data,
+ngx_http_cometchat_token_mint_handler(void *data,
     ngx_http_cometchat_mint_result_t *result)
 {
     ngx_http_cometchat_flight_t *f = data;
@@ -1071,10 +1071,10 @@ ngx_http_cometchat_flight_mint_handler(void *data,
                                        0, local, saved);
         f->local_lock = 0;
 
-        ngx_http_cometchat_flight_unlock(f);
-        ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_MINTED,
-                                         NGX_HTTP_COMETCHAT_PART_NONE,
-                                         &result->token);
+        ngx_http_cometchat_token_unlock(f);
+        ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_MINTED,
+                                        NGX_HTTP_COMETCHAT_PART_NONE,
+                                        &result->token);
         return;
     }
 
@@ -1123,14 +1123,14 @@ ngx_http_cometchat_flight_mint_handler(void *data,
                       NGX_HTTP_COMETCHAT_LOG_PREFIX "%V", &result->error);
     }
 
-    ngx_http_cometchat_flight_unlock(f);
-    ngx_http_cometchat_flight_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
-                                     NGX_HTTP_COMETCHAT_PART_COMETCHAT, NULL);
+    ngx_http_cometchat_token_unlock(f);
+    ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
+                                    NGX_HTTP_COMETCHAT_PART_COMETCHAT, NULL);
 }
 
 
 static void
-ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_unlock(ngx_http_cometchat_flight_t *f)
 {
     ngx_str_t  args[5];
 
@@ -1162,7 +1162,7 @@ ngx_http_cometchat_flight_unlock(ngx_http_cometchat_flight_t *f)
 
 
 static void
-ngx_http_cometchat_flight_finish(ngx_http_cometchat_flight_t *f,
+ngx_http_cometchat_token_finish(ngx_http_cometchat_flight_t *f,
     ngx_uint_t status, ngx_uint_t part, ngx_str_t *token)
 {
     if (f->state == NGX_HTTP_COMETCHAT_FLIGHT_DONE) {
@@ -1197,7 +1197,7 @@ ngx_http_cometchat_flight_finish(ngx_http_cometchat_flight_t *f,
 
 
 static void
-ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev)
+ngx_http_cometchat_token_wake_handler(ngx_event_t *ev)
 {
     ngx_uint_t                     hits;
     ngx_queue_t                   *q;
@@ -1215,7 +1215,7 @@ ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev)
     ngx_rbtree_delete(&ngx_http_cometchat_flights, &f->sn.node);
     ngx_queue_remove(&f->all);
 
-    ngx_http_cometchat_flight_stop(f);
+    ngx_http_cometchat_token_stop(f);
 
     hits = 0;
 
@@ -1252,8 +1252,8 @@ ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev)
 
             if (f->polled && !w->joined) {
                 /* it waited for a mint in another worker or host */
-                ngx_http_cometchat_stat_inc(
-                                         NGX_HTTP_COMETCHAT_STAT_COALESCED);
+                ngx_http_cometchat_status_inc(
+                                           NGX_HTTP_COMETCHAT_STAT_COALESCED);
             }
         }
 
@@ -1272,7 +1272,7 @@ ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev)
     }
 
     if (hits) {
-        ngx_http_cometchat_stat_add(NGX_HTTP_COMETCHAT_STAT_CACHE_HITS, hits);
+        ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_CACHE_HITS, hits);
     }
 
     if (f->token.data) {
@@ -1286,7 +1286,7 @@ ngx_http_cometchat_flight_wake_handler(ngx_event_t *ev)
 /* cancels whatever the flight still waits for */
 
 static void
-ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f)
+ngx_http_cometchat_token_stop(ngx_http_cometchat_flight_t *f)
 {
     if (f->cmd) {
         ngx_http_cometchat_redis_cancel(f->cmd);
@@ -1294,7 +1294,7 @@ ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f)
     }
 
     if (f->mint) {
-        ngx_http_cometchat_mint_cancel(f->mint);
+        ngx_http_cometchat_api_mint_cancel(f->mint);
         f->mint = NULL;
     }
 
@@ -1313,7 +1313,7 @@ ngx_http_cometchat_flight_stop(ngx_http_cometchat_flight_t *f)
 
 
 static void
-ngx_http_cometchat_flight_redis_error(ngx_http_cometchat_flight_t *f,
+ngx_http_cometchat_token_redis_error(ngx_http_cometchat_flight_t *f,
     const char *what)
 {
     if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS)) {
@@ -1350,7 +1350,7 @@ ngx_http_cometchat_token_redis(ngx_http_cometchat_flight_t *f,
 
     if (f == NULL) {
         return ngx_http_cometchat_redis_command(
-                   ngx_http_cometchat_redis_ignore, NULL, ngx_cycle->log,
+                   ngx_http_cometchat_token_redis_ignore, NULL, ngx_cycle->log,
                    argc, argv, argvlen);
     }
 
@@ -1362,7 +1362,8 @@ ngx_http_cometchat_token_redis(ngx_http_cometchat_flight_t *f,
 
 
 static void
-ngx_http_cometchat_redis_ignore(void *data, ngx_int_t rc, ngx_str_t *value)
+ngx_http_cometchat_token_redis_ignore(void *data, ngx_int_t rc,
+    ngx_str_t *value)
 {
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cometchat token: redis write done: %i", rc);
