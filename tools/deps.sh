@@ -15,7 +15,7 @@ pkgs=(
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     libipc-run-perl liblist-moreutils-perl libwww-perl libhttp-message-perl
     liburi-perl
-    # t/210 and t/700 (promtool), t/500 (make deb, lintian), t/600 (HTTP/2)
+    # t/210 and t/220 (promtool), t/500 (make deb, lintian), t/600 (HTTP/2)
     prometheus dpkg-dev lintian openssl python3-h2
     # benchmarks
     valgrind
