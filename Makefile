@@ -7,12 +7,13 @@
 #   make asan     nginx with the module static, ASan + UBSan (build/asan)
 #   make fuzz     libFuzzer run of the </body> matcher (bounded)
 #   make bench    injection benchmark (tools/bench)
+#   make deb      build/libnginx-mod-http-cometchat_<version>_<arch>.deb (tools/deb)
 
 B       ?= build
 SO      := $(B)/ngx_http_cometchat_module.so
 SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.h)
 
-.PHONY: all deps test demo asan test-asan fuzz bench clean
+.PHONY: all deps test demo asan test-asan fuzz bench deb clean
 
 all: $(SO)
 
@@ -45,6 +46,9 @@ fuzz:
 
 bench: all
 	tools/bench/run
+
+deb:
+	tools/deb $(B)
 
 clean:
 	rm -rf $(B) t/servroot*

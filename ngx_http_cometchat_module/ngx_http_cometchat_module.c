@@ -244,7 +244,7 @@ ngx_module_t  ngx_http_cometchat_module = {
     ngx_http_cometchat_commands,           /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_cometchat_status_init_module, /* init module */
     ngx_http_cometchat_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */

@@ -9,6 +9,11 @@
 
 
 #include "ngx_http_cometchat_status.h"
+#include "ngx_http_cometchat_version.h"
+
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <yajl/yajl_version.h>
 
 
 #define NGX_HTTP_COMETCHAT_STATUS_ZONE_SIZE  (8 * ngx_pagesize)
@@ -24,6 +29,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone,
     void *data);
+
+
+static size_t ngx_http_cometchat_status_build_info(u_char *p);
 
 
 static ngx_atomic_t  *ngx_http_cometchat_stats;
@@ -172,6 +180,8 @@ ngx_http_cometchat_status_handler(ngx_http_request_t *r)
                 + (m->label ? ngx_strlen(m->label) : 0) + NGX_ATOMIC_T_LEN;
     }
 
+    size += ngx_http_cometchat_status_build_info(NULL);
+
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -197,6 +207,8 @@ ngx_http_cometchat_status_handler(ngx_http_request_t *r)
         }
     }
 
+    b->last += ngx_http_cometchat_status_build_info(b->last);
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
@@ -219,4 +231,73 @@ ngx_http_cometchat_status_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * cometchat_build_info: a gauge that is always 1, with the versions of the
+ * module, nginx and the libraries it runs with as labels.  With p == NULL
+ * only the length is computed.  Label values are version strings: digits,
+ * letters, dots and dashes, nothing that needs escaping.
+ */
+
+static size_t
+ngx_http_cometchat_status_build_info(u_char *p)
+{
+    int                     yv;
+    u_char                  yajl[NGX_INT_T_LEN * 3 + 2];
+    u_char                  hiredis[NGX_INT_T_LEN * 3 + 2];
+    size_t                  n;
+    ngx_str_t               curl;
+    curl_version_info_data *vi;
+
+    static u_char  help[] =
+        "# HELP cometchat_build_info Versions of the module, nginx and the "
+        "libraries in use; always 1.\n"
+        "# TYPE cometchat_build_info gauge\n";
+
+    vi = curl_version_info(CURLVERSION_NOW);
+    curl.data = (u_char *) (vi && vi->version ? vi->version : "unknown");
+    curl.len = ngx_strlen(curl.data);
+
+    yv = yajl_version();
+    *ngx_sprintf(yajl, "%d.%d.%d", yv / 10000, yv / 100 % 100, yv % 100) = '\0';
+    *ngx_sprintf(hiredis, "%d.%d.%d",
+                 HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH) = '\0';
+
+    n = sizeof(help) - 1
+        + sizeof("cometchat_build_info{version=\"\",nginx=\"\",hiredis=\"\","
+                 "libcurl=\"\",yajl=\"\"} 1\n") - 1
+        + sizeof(NGX_HTTP_COMETCHAT_VERSION) - 1
+        + sizeof(NGINX_VERSION) - 1
+        + ngx_strlen(hiredis) + curl.len + ngx_strlen(yajl);
+
+    if (p == NULL) {
+        return n;
+    }
+
+    p = ngx_cpymem(p, help, sizeof(help) - 1);
+    (void) ngx_sprintf(p, "cometchat_build_info{version=\"%s\",nginx=\"%s\","
+                       "hiredis=\"%s\",libcurl=\"%V\",yajl=\"%s\"} 1\n",
+                       NGX_HTTP_COMETCHAT_VERSION, NGINX_VERSION, hiredis,
+                       &curl, yajl);
+
+    return n;
+}
+
+
+/*
+ * init_module: runs in the master once per configuration read, i.e. once
+ * at start-up and once per reload (and for "nginx -t"), after the new
+ * error_log is open; the version goes there at notice level.
+ */
+
+ngx_int_t
+ngx_http_cometchat_status_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "cometchat module version " NGX_HTTP_COMETCHAT_VERSION
+                  " (nginx " NGINX_VERSION ")");
+
+    return NGX_OK;
 }

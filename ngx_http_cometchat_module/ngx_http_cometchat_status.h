@@ -17,6 +17,7 @@ void ngx_http_cometchat_status_add(ngx_http_cometchat_stat_e stat,
 #define ngx_http_cometchat_status_inc(stat)                                    \
     ngx_http_cometchat_status_add(stat, 1)
 ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cometchat_status_init_module(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_STATUS_H_INCLUDED_ */

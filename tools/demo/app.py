@@ -50,6 +50,8 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} - Demo App</title>
+<!-- no favicon: stops the browser asking for /favicon.ico (a 404) -->
+<link rel="icon" href="data:,">
 <style>
   body {{ font-family: system-ui, sans-serif; margin: 0; background: #f5f6f8;
          color: #1d2330; }}
