@@ -14,6 +14,7 @@
 #include "ngx_http_cometchat_template.h"
 #include "ngx_http_cometchat_token.h"
 #include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_widget.h"
 
 
 static char *ngx_http_cometchat_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
