@@ -19,6 +19,7 @@ static void ngx_http_cometchat_escape_init(void);
 static size_t ngx_http_cometchat_escape_char(ngx_uint_t escape, uint32_t cp,
     u_char *buf);
 static ngx_uint_t ngx_http_cometchat_escape_safe_url(u_char *p, size_t len);
+static uint32_t ngx_http_cometchat_escape_char_ref(u_char **pp, u_char *last);
 
 
 /* bytes that stand for themselves, per escape (bit = 1 << escape) */
@@ -468,4 +469,161 @@ ngx_http_cometchat_escape_safe_url(u_char *p, size_t len)
     }
 
     return 1;
+}
+
+
+/*
+ * Reads the literal start of a URL attribute value as a browser does:
+ * character references decoded first (the attribute), then leading
+ * spaces and control characters dropped and tabs and newlines anywhere
+ * ignored (the URL parser), the scheme compared without case.  A scheme
+ * that runs script makes it NGX_HTTP_COMETCHAT_URL_SCRIPT.
+ */
+
+ngx_uint_t
+ngx_http_cometchat_escape_url_kind(u_char *p, size_t len)
+{
+    u_char     *last, scheme[16];
+    size_t      n;
+    uint32_t    c;
+    ngx_uint_t  i, colon;
+
+    static char  *script[] = { "javascript", "vbscript", "data", NULL };
+
+    last = p + len;
+    n = 0;
+    colon = 0;
+
+    while (p < last) {
+        if (*p == '&') {
+            c = ngx_http_cometchat_escape_char_ref(&p, last);
+
+        } else {
+            c = *p++;
+        }
+
+        if (c == '\t' || c == LF || c == CR || (n == 0 && c <= 0x20)) {
+            continue;
+        }
+
+        if (c == ':') {
+            colon = 1;
+            break;
+        }
+
+        /* not a scheme character: a relative URL, "/x", "?x", "#x" */
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (n && ((c >= '0' && c <= '9')
+                        || c == '+' || c == '-' || c == '.'))))
+        {
+            return NGX_HTTP_COMETCHAT_URL_PLAIN;
+        }
+
+        /* longer than any scheme of ours: not one of them */
+
+        if (n == sizeof(scheme)) {
+            return NGX_HTTP_COMETCHAT_URL_PLAIN;
+        }
+
+        scheme[n++] = (u_char) (c | 0x20);
+    }
+
+    if (!colon) {
+        return NGX_HTTP_COMETCHAT_URL_OPEN;
+    }
+
+    for (i = 0; script[i]; i++) {
+        if (n == ngx_strlen(script[i])
+            && ngx_strncmp(scheme, script[i], n) == 0)
+        {
+            return NGX_HTTP_COMETCHAT_URL_SCRIPT;
+        }
+    }
+
+    return NGX_HTTP_COMETCHAT_URL_PLAIN;
+}
+
+
+/*
+ * The character a reference at "&" stands for: numeric ones, and the
+ * named ones that can spell a scheme's end or hide in it; any other
+ * "&" is itself.  As in browsers, ";" may be missing after a number.
+ */
+
+static uint32_t
+ngx_http_cometchat_escape_char_ref(u_char **pp, u_char *last)
+{
+    u_char      *p;
+    size_t       len;
+    uint32_t     c, base, d;
+    ngx_uint_t   i, digits;
+
+    static struct {
+        char      *name;
+        uint32_t   c;
+    } named[] = {
+        { "&colon;", ':' }, { "&Tab;", '\t' }, { "&NewLine;", LF },
+        { "&sol;", '/' }, { "&quest;", '?' }, { "&num;", '#' },
+        { NULL, 0 }
+    };
+
+    p = *pp + 1;
+
+    if (p < last && *p == '#') {
+        p++;
+        base = 10;
+
+        if (p < last && (*p | 0x20) == 'x') {
+            p++;
+            base = 16;
+        }
+
+        c = 0;
+        digits = 0;
+
+        for ( /* void */ ; p < last; p++) {
+            if (*p >= '0' && *p <= '9') {
+                d = *p - '0';
+
+            } else if (base == 16 && (*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
+            {
+                d = (*p | 0x20) - 'a' + 10;
+
+            } else {
+                break;
+            }
+
+            if (c <= 0x10ffff) {
+                c = c * base + d;
+            }
+
+            digits++;
+        }
+
+        if (digits) {
+            if (p < last && *p == ';') {
+                p++;
+            }
+
+            *pp = p;
+
+            return (c > 0x10ffff || c == 0) ? 0xfffd : c;
+        }
+    }
+
+    for (i = 0; named[i].name; i++) {
+        len = ngx_strlen(named[i].name);
+
+        if ((size_t) (last - *pp) >= len
+            && ngx_strncmp(*pp, named[i].name, len) == 0)
+        {
+            *pp += len;
+            return named[i].c;
+        }
+    }
+
+    (*pp)++;
+
+    return '&';
 }

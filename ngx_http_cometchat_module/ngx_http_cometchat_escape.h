@@ -23,6 +23,14 @@
 #define NGX_HTTP_COMETCHAT_ESC_JSON_BODY    8   /* JSON for REST bodies */
 
 
+/* what the literal start of a URL attribute value makes of the URL */
+#define NGX_HTTP_COMETCHAT_URL_OPEN         0   /* the scheme may follow */
+#define NGX_HTTP_COMETCHAT_URL_PLAIN        1   /* relative, or a scheme
+                                                   that runs nothing */
+#define NGX_HTTP_COMETCHAT_URL_SCRIPT       2   /* javascript:, vbscript:,
+                                                   data: */
+
+
 /*
  * Escapes src for the place given into dst; dst == NULL returns the length
  * needed.  Invalid UTF-8 becomes U+FFFD, one per bad byte.
@@ -34,6 +42,8 @@ size_t ngx_http_cometchat_escape_json(u_char *dst, u_char *src, size_t size);
 /* the same without the HTML-safety escapes, for REST request bodies */
 size_t ngx_http_cometchat_escape_json_body(u_char *dst, u_char *src,
     size_t size);
+/* the literal start of a URL attribute value, as the browser reads it */
+ngx_uint_t ngx_http_cometchat_escape_url_kind(u_char *p, size_t len);
 /* bytes in the first max_chars UTF-8 characters of src */
 size_t ngx_http_cometchat_escape_utf8_cut(u_char *src, size_t size,
     size_t max_chars);

@@ -85,6 +85,8 @@ typedef struct {
     ngx_uint_t                   raw;
     ngx_uint_t                   attr;
     ngx_uint_t                   value_start;
+    ngx_uint_t                   scheme_value;  /* a value may make it */
+    u_char                      *value;     /* attribute value start */
     size_t                       tag_len;
     size_t                       attr_len;
     u_char                       tag[16];
@@ -387,6 +389,19 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             ps.value_start = 0;
         }
 
+        /* in href="$a:..." the value would choose the scheme */
+
+        if (c == ':' && ps.scheme_value
+            && (ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_DQ
+                || ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_SQ
+                || ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_UNQ))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": line %ui: a variable may not stand "
+                               "in the scheme of a URL", name, ps.line);
+            return NULL;
+        }
+
         switch (ps.state) {
 
         case NGX_HTTP_COMETCHAT_ST_TEXT:
@@ -463,6 +478,7 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 ngx_http_cometchat_template_attr_kind(&ps);
                 ps.state = NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE;
                 ps.value_start = 1;
+                ps.scheme_value = 0;
                 break;
             }
 
@@ -496,6 +512,7 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 ngx_http_cometchat_template_attr_kind(&ps);
                 ps.state = NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE;
                 ps.value_start = 1;
+                ps.scheme_value = 0;
                 break;
             }
 
@@ -509,11 +526,13 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
             if (c == '"') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_VALUE_DQ;
+                ps.value = p + 1;
                 break;
             }
 
             if (c == '\'') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_VALUE_SQ;
+                ps.value = p + 1;
                 break;
             }
 
@@ -522,6 +541,7 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             }
 
             ps.state = NGX_HTTP_COMETCHAT_ST_VALUE_UNQ;
+            ps.value = p;
             break;
 
         case NGX_HTTP_COMETCHAT_ST_VALUE_DQ:
@@ -767,6 +787,44 @@ ngx_http_cometchat_template_variable(ngx_http_cometchat_parse_t *ps,
                            : "may stand only in text, in an attribute value, "
                              "in a script or in a style element");
         return NGX_ERROR;
+    }
+
+    if (ps->attr == NGX_HTTP_COMETCHAT_ATTR_URL
+        && (ps->state == NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE
+            || ps->state == NGX_HTTP_COMETCHAT_ST_VALUE_DQ
+            || ps->state == NGX_HTTP_COMETCHAT_ST_VALUE_SQ
+            || ps->state == NGX_HTTP_COMETCHAT_ST_VALUE_UNQ))
+    {
+        if (ps->state == NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE) {
+            ps->value = p;
+        }
+
+        /*
+         * Refused rather than escaped: in a script URL the value would be
+         * JavaScript after two decodings (the attribute's references, then
+         * the URL's percent escapes), in a string or in code as the
+         * literal part says, which the compiler cannot follow through the
+         * decodings, as in event handler attributes.
+         */
+
+        switch (ngx_http_cometchat_escape_url_kind(ps->value, p - ps->value))
+        {
+        case NGX_HTTP_COMETCHAT_URL_SCRIPT:
+            ngx_conf_log_error(NGX_LOG_EMERG, ps->cf, 0,
+                               "\"%s\": line %ui: the variable \"$%V\" may "
+                               "not stand in a \"javascript:\", "
+                               "\"vbscript:\" or \"data:\" URL",
+                               ps->name, ps->line, &name);
+            return NGX_ERROR;
+
+        case NGX_HTTP_COMETCHAT_URL_OPEN:
+            /* a literal ":" after it is refused */
+            ps->scheme_value = 1;
+            break;
+
+        default:
+            break;
+        }
     }
 
     if (name.len == 13 && ngx_strncmp(name.data, "cometchat_uid", 13) == 0) {
