@@ -116,6 +116,8 @@ static ngx_int_t ngx_http_cometchat_template_add_part(
     u_char *start, u_char *end, ngx_int_t index);
 static ngx_int_t ngx_http_cometchat_template_flush(
     ngx_http_cometchat_parse_t *ps, u_char *p);
+static ngx_uint_t ngx_http_cometchat_template_ends_scheme(u_char *p,
+    u_char *last);
 
 
 static char  *ngx_http_cometchat_template_url_attrs[] = {
@@ -391,10 +393,11 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
         /* in href="$a:..." the value would choose the scheme */
 
-        if (c == ':' && ps.scheme_value
+        if ((c == ':' || c == '&') && ps.scheme_value
             && (ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_DQ
                 || ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_SQ
-                || ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_UNQ))
+                || ps.state == NGX_HTTP_COMETCHAT_ST_VALUE_UNQ)
+            && ngx_http_cometchat_template_ends_scheme(p, last))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"%s\": line %ui: a variable may not stand "
@@ -1081,3 +1084,28 @@ ngx_http_cometchat_template_add_part(ngx_http_cometchat_parse_t *ps,
     return NGX_OK;
 }
 
+
+/*
+ * Whether the literal ":" or character reference at p, after a value
+ * that stands where the scheme is, ends the scheme: "&colon;" does.
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_template_ends_scheme(u_char *p, u_char *last)
+{
+    u_char  buf[48], *b;
+    size_t  n;
+
+    if (*p == ':') {
+        return 1;
+    }
+
+    /* a scheme that runs script before it: is it one now? */
+
+    b = ngx_cpymem(buf, "javascript", sizeof("javascript") - 1);
+    n = ngx_min((size_t) (last - p), sizeof(buf) - (b - buf));
+    b = ngx_cpymem(b, p, n);
+
+    return ngx_http_cometchat_escape_url_kind(buf, b - buf)
+           == NGX_HTTP_COMETCHAT_URL_SCRIPT;
+}

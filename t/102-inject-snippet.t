@@ -1165,8 +1165,25 @@ my @q = (
 --- user_files
 >>> a.html
 >>> t.html
-<a href="/p?q=$arg_a:b">ok</a>
+<a href="/p?q=$arg_a:b">ok</a> <a href="$arg_a&amp;b=1">ok</a>
 <a href="$arg_s:alert(1)">x</a>
 --- must_die
 --- error_log
 "cometchat_snippet_file": line 2: a variable may not stand in the scheme of a URL
+
+
+
+=== TEST 39: configuration error: the ":" after a value spelled as a reference
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<a href="$arg_s&#x3A;alert(1)">x</a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 1: a variable may not stand in the scheme of a URL
