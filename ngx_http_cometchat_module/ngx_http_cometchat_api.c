@@ -11,6 +11,7 @@
  */
 
 
+#include "ngx_http_cometchat_escape.h"
 #include "ngx_http_cometchat_json.h"
 #include "ngx_http_cometchat_rest.h"
 #include "ngx_http_cometchat_status.h"
@@ -274,11 +275,11 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
 
         len = sizeof("{\"uid\":\"\",\"name\":\"\",\"avatar\":\"\","
                      "\"withAuthToken\":true}") - 1
-              + ngx_http_cometchat_json_escape_body(NULL, mint->uid.data,
+              + ngx_http_cometchat_escape_json_body(NULL, mint->uid.data,
                                                     mint->uid.len)
-              + ngx_http_cometchat_json_escape_body(NULL, mint->name.data,
+              + ngx_http_cometchat_escape_json_body(NULL, mint->name.data,
                                                     mint->name.len)
-              + ngx_http_cometchat_json_escape_body(NULL, mint->avatar.data,
+              + ngx_http_cometchat_escape_json_body(NULL, mint->avatar.data,
                                                     mint->avatar.len);
 
         body.data = ngx_pnalloc(mint->pool, len);
@@ -287,16 +288,16 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
         }
 
         p = ngx_cpymem(body.data, "{\"uid\":\"", sizeof("{\"uid\":\"") - 1);
-        p += ngx_http_cometchat_json_escape_body(p, mint->uid.data,
+        p += ngx_http_cometchat_escape_json_body(p, mint->uid.data,
                                                  mint->uid.len);
         p = ngx_cpymem(p, "\",\"name\":\"", sizeof("\",\"name\":\"") - 1);
-        p += ngx_http_cometchat_json_escape_body(p, mint->name.data,
+        p += ngx_http_cometchat_escape_json_body(p, mint->name.data,
                                                  mint->name.len);
 
         if (mint->avatar.len) {
             p = ngx_cpymem(p, "\",\"avatar\":\"",
                            sizeof("\",\"avatar\":\"") - 1);
-            p += ngx_http_cometchat_json_escape_body(p, mint->avatar.data,
+            p += ngx_http_cometchat_escape_json_body(p, mint->avatar.data,
                                                      mint->avatar.len);
         }
 
@@ -718,8 +719,8 @@ ngx_http_cometchat_api_set_name(ngx_http_cometchat_mint_t *mint,
         n = mint->uid;
     }
 
-    n.len = ngx_http_cometchat_utf8_cut(n.data, n.len,
-                                        NGX_HTTP_COMETCHAT_NAME_MAX);
+    n.len = ngx_http_cometchat_escape_utf8_cut(n.data, n.len,
+                                                  NGX_HTTP_COMETCHAT_NAME_MAX);
 
     if (ngx_http_cometchat_api_copy(mint->pool, &mint->name, &n) != NGX_OK) {
         mint->name.data = NULL;

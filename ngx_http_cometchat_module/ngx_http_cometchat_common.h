@@ -113,7 +113,7 @@ typedef struct {
     ngx_hash_t                  types;
     ngx_array_t                *types_keys;
 
-    /* owned by ngx_http_cometchat_snippet.c */
+    /* owned by ngx_http_cometchat_widget.c and _template.c */
     void                       *widget;         /* parsed cometchat_widget */
     ngx_str_t                   snippet_file;
     void                       *snippet;        /* compiled template */

@@ -8,7 +8,7 @@
  */
 
 
-#include "ngx_http_cometchat_json.h"
+#include "ngx_http_cometchat_escape.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_endpoint.h"
@@ -149,12 +149,12 @@ ngx_http_cometchat_endpoint_token(ngx_http_request_t *r,
 
     len = sizeof("{\"uid\":\"\",\"authToken\":\"\",\"appId\":\"\","
                  "\"region\":\"\"}") - 1
-          + ngx_http_cometchat_json_escape(NULL, ctx->uid.data, ctx->uid.len)
-          + ngx_http_cometchat_json_escape(NULL, ctx->token.data,
+          + ngx_http_cometchat_escape_json(NULL, ctx->uid.data, ctx->uid.len)
+          + ngx_http_cometchat_escape_json(NULL, ctx->token.data,
                                            ctx->token.len)
-          + ngx_http_cometchat_json_escape(NULL, lcf->app_id.data,
+          + ngx_http_cometchat_escape_json(NULL, lcf->app_id.data,
                                            lcf->app_id.len)
-          + ngx_http_cometchat_json_escape(NULL, lcf->region.data,
+          + ngx_http_cometchat_escape_json(NULL, lcf->region.data,
                                            lcf->region.len);
 
     p = ngx_pnalloc(r->pool, len);
@@ -188,7 +188,7 @@ ngx_http_cometchat_endpoint_field(u_char *p, char *name, ngx_str_t *value)
     *p++ = '"';
     *p++ = ':';
     *p++ = '"';
-    p += ngx_http_cometchat_json_escape(p, value->data, value->len);
+    p += ngx_http_cometchat_escape_json(p, value->data, value->len);
     *p++ = '"';
 
     return p;

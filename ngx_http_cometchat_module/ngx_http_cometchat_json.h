@@ -20,15 +20,6 @@
  * logged, so that callers can rate-limit it */
 ngx_int_t ngx_http_cometchat_json_find(ngx_pool_t *pool, ngx_str_t *json,
     ngx_array_t *path, ngx_uint_t flags, ngx_str_t *out, ngx_str_t *err);
-/* JSON string body (no quotes), also safe in HTML <script>; invalid UTF-8
- * becomes U+FFFD; dst == NULL: returns the length needed */
-size_t ngx_http_cometchat_json_escape(u_char *dst, u_char *src, size_t size);
-/* the same without the HTML-safety escapes, for REST request bodies */
-size_t ngx_http_cometchat_json_escape_body(u_char *dst, u_char *src,
-    size_t size);
-/* bytes in the first max_chars UTF-8 characters of src */
-size_t ngx_http_cometchat_utf8_cut(u_char *src, size_t size,
-    size_t max_chars);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_JSON_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 #include "ngx_http_cometchat_token.h"
 #include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_variables.h"
+#include "ngx_http_cometchat_widget.h"
 
 
 static char *ngx_http_cometchat_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -9,6 +9,7 @@
  */
 
 
+#include "ngx_http_cometchat_escape.h"
 #include "ngx_http_cometchat_json.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_token.h"
@@ -493,8 +494,8 @@ ngx_http_cometchat_session_identify(ngx_http_request_t *r,
 
     if (rc == NGX_OK) {
         /* the mint trims it and falls back to the uid; only bound it here */
-        name.len = ngx_http_cometchat_utf8_cut(name.data, name.len,
-                                               NGX_HTTP_COMETCHAT_NAME_MAX);
+        name.len = ngx_http_cometchat_escape_utf8_cut(name.data, name.len,
+                                                  NGX_HTTP_COMETCHAT_NAME_MAX);
 
     } else {
         if (rc == NGX_ABORT) {

@@ -10,8 +10,6 @@
 #include "ngx_http_cometchat_common.h"
 
 
-char *ngx_http_cometchat_widget(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 char *ngx_http_cometchat_snippet_merge(ngx_conf_t *cf,
     ngx_http_cometchat_loc_conf_t *prev, ngx_http_cometchat_loc_conf_t *conf);
 ngx_int_t ngx_http_cometchat_snippet_render(ngx_http_request_t *r,

@@ -1031,3 +1031,153 @@ Cookie: uid=u102z
 <a href="about:invalid#cometchat-unsafe-url">1</a> <a href=" about:invalid#cometchat-unsafe-url">2</a> <a href=about:invalid#cometchat-unsafe-url>3</a> <a href="/p?q=1:2">4</a>
 <script>var none = "", nothing = "";</script>
 </body></html>
+
+
+
+=== TEST 33: a value in a URL attribute cannot break out of it nor bring a script scheme: the expected bytes follow the rule (attribute escaping; a value that starts the URL must have no scheme or a harmless one)
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+<html><body><p>x</p></body></html>
+>>> t.html
+<a href="$http_x_room">1</a> <a href="/chat?room=$http_x_room">2</a> <a href=$http_x_room>3</a> <a href="mailto:$http_x_room">4</a>
+--- request eval
+[("GET /a.html") x 8]
+--- more_headers eval
+[map { "Cookie: uid=u102r\nX-Room: $_" }
+ q{x');document.body.setAttribute('data-pwned','yes');//},
+ q{x%27);alert(1);//},
+ q{x&#x27;);alert(1);//},
+ q{x\u0027);alert(1);//},
+ q{x</a><img src=x onerror=alert(1)>},
+ q{x%0aalert(1)//},
+ q{javascript:alert(1)},
+ q{JaVaScRiPt:alert(1)}]
+--- response_body_like eval
+my @q = (
+    [q{x&#39;);document.body.setAttribute(&#39;data-pwned&#39;,&#39;yes&#39;);//}],
+    [q{x%27);alert(1);//}],
+    [q{x&#38;#x27;);alert(1);//}],
+    [q{x&#92;u0027);alert(1);//}],
+    [q{x&#60;/a&#62;&#60;img src=x onerror=alert(1)&#62;},
+     q{x&#60;/a&#62;&#60;img&#32;src&#61;x&#32;onerror&#61;alert(1)&#62;}],
+    [q{x%0aalert(1)//}],
+    [q{javascript:alert(1)}, q{about:invalid#cometchat-unsafe-url}],
+    [q{JaVaScRiPt:alert(1)}, q{about:invalid#cometchat-unsafe-url}],
+);
+[map {
+    my ($v, $unq) = @$_;
+    my $start = $v =~ /^javascript:/i ? $unq : $v;
+    $unq = $start if !defined $unq || $v =~ /^javascript:/i;
+    qr{^<html><body><p>x</p><a href="\Q$start\E">1</a> <a href="/chat\?room=\Q$v\E">2</a> <a href=\Q$unq\E>3</a> <a href="mailto:\Q$v\E">4</a>\n</body></html>\n?$}s
+} @q]
+
+
+
+=== TEST 34: configuration error: a variable in a javascript: URL (issue 16)
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<a href="https://x.example/?q=$arg_room">ok</a>
+<a id="openchat" href="javascript:openChat('$arg_room')">Open chat</a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_room" may not stand in a "javascript:", "vbscript:" or "data:" URL
+
+
+
+=== TEST 35: configuration error: a javascript: URL spelled with references, case, blanks and a tab
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<a href=" &#x0a;JaVa&#x53;cr	ipt&colon;go(1)" title="$arg_a">ok</a>
+<a href=' &#x0a;JaVa&#x53;cr	ipt&colon;go("$arg_room")'>x</a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_room" may not stand in a "javascript:", "vbscript:" or "data:" URL
+
+
+
+=== TEST 36: configuration error: a variable in a data: URL
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<iframe src=&#100;ata:text/html,$arg_room></iframe>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 1: the variable "$arg_room" may not stand in a "javascript:", "vbscript:" or "data:" URL
+
+
+
+=== TEST 37: configuration error: a variable in a vbscript: URL
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<a href="VBScript:go($arg_room)">x</a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 1: the variable "$arg_room" may not stand in a "javascript:", "vbscript:" or "data:" URL
+
+
+
+=== TEST 38: configuration error: a variable before a literal ":" would choose the scheme
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<a href="/p?q=$arg_a:b">ok</a> <a href="$arg_a&amp;b=1">ok</a>
+<a href="$arg_s:alert(1)">x</a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: a variable may not stand in the scheme of a URL
+
+
+
+=== TEST 39: configuration error: the ":" after a value spelled as a reference
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<a href="$arg_s&#x3A;alert(1)">x</a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 1: a variable may not stand in the scheme of a URL
