@@ -11,6 +11,11 @@
  * through the same compiler, its configured values already escaped.
  *
  * Rendering happens once per response, in the header filter.
+ *
+ * The compiler is one state machine over the template's HTML (tags,
+ * attributes, comments, script and style content) and reads best whole:
+ * its states hand over to each other byte by byte, and splitting them
+ * across files would hide which context a value ends up in.
  */
 
 
