@@ -42,8 +42,10 @@ our $SlowDns;
     if (system('cc', '-shared', '-fPIC', '-o', "$dir/slowdns.so",
                't/lib/slowdns.c', '-ldl') == 0)
     {
+        # upstream Test::Nginx resets LD_PRELOAD before starting nginx
+        # and documents TEST_NGINX_LD_PRELOAD for this; t/compat too
         $SlowDns = "$dir/slowdns.so";
-        $ENV{LD_PRELOAD} = $SlowDns;
+        $ENV{TEST_NGINX_LD_PRELOAD} = $SlowDns;
         $ENV{SLOWDNS_SECONDS} = 10;
 
         # an ASan build of nginx wants its runtime first otherwise

@@ -519,6 +519,11 @@ sub start_nginx ($) {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', $StderrFile;
+        # upstream's way to preload a library into nginx alone
+        if (defined $ENV{TEST_NGINX_LD_PRELOAD}) {
+            $ENV{LD_PRELOAD} = join ' ', grep { defined && length }
+                               $ENV{TEST_NGINX_LD_PRELOAD}, $ENV{LD_PRELOAD};
+        }
         exec $NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile
             or POSIX::_exit(127);
     }
