@@ -317,7 +317,8 @@ sub end_second_nginx {
     if ($how eq 'stop') {
         my $bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
         system($bin, '-p', "$SecondRoot/", '-c',
-               "$SecondRoot/conf/nginx.conf", '-s', 'stop') == 0
+               "$SecondRoot/conf/nginx.conf",
+               '-e', "$SecondRoot/logs/error.log", '-s', 'stop') == 0
             or die "CometChatToken: nginx -s stop failed ($?)\n";
 
     } elsif ($how eq 'kill') {
