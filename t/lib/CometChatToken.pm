@@ -29,6 +29,12 @@ package CometChatToken;
 #                       server block. stop_second_nginx() stops it (also done
 #                       at exit). second_access_count($re) counts its access
 #                       log lines matching $re.
+# second_worker_pids()  the pids of the second nginx's workers
+# end_second_nginx($how)
+#                       ends the second nginx abruptly and waits until its
+#                       master and workers are gone: 'stop' runs
+#                       `nginx -s stop` (fast shutdown, SIGTERM), 'kill'
+#                       sends SIGKILL to the master, then to the workers
 
 use strict;
 use warnings;
@@ -45,7 +51,8 @@ use Time::HiRes qw(sleep time);
 use CometChatEnv ();
 
 our @EXPORT = qw(common_config check_tokens start_second_nginx
-                 stop_second_nginx second_port second_access_count);
+                 stop_second_nginx second_port second_access_count
+                 second_worker_pids end_second_nginx);
 
 my $Owner = $$;
 my %Seen;               # uid => the token seen for it
@@ -269,6 +276,64 @@ sub stop_second_nginx {
             kill 'KILL', $pid;
             last;
         }
+        sleep 0.02;
+    }
+}
+
+sub second_worker_pids {
+    return () unless $SecondPid;
+
+    my @pids;
+    opendir my $dir, '/proc' or return ();
+    for my $pid (grep { /^\d+$/ } readdir $dir) {
+        open my $in, '<', "/proc/$pid/stat" or next;
+        my $stat = <$in> // '';
+        close $in;
+        # pid (comm) state ppid ...
+        push @pids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $SecondPid;
+    }
+    closedir $dir;
+    return sort { $a <=> $b } @pids;
+}
+
+sub _gone {
+    my ($pid) = @_;
+    return 1 unless kill 0, $pid;
+    open my $in, '<', "/proc/$pid/stat" or return 1;
+    my $stat = <$in> // '';
+    close $in;
+    return $stat =~ /\)\s+Z/ ? 1 : 0;
+}
+
+sub end_second_nginx {
+    my ($how) = @_;
+
+    return unless $SecondPid;
+
+    my $master = $SecondPid;
+    my @workers = second_worker_pids();
+    undef $SecondPid;
+
+    if ($how eq 'stop') {
+        my $bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+        system($bin, '-p', "$SecondRoot/", '-c',
+               "$SecondRoot/conf/nginx.conf",
+               '-e', "$SecondRoot/logs/error.log", '-s', 'stop') == 0
+            or die "CometChatToken: nginx -s stop failed ($?)\n";
+
+    } elsif ($how eq 'kill') {
+        # the master first: it would start a new worker for a killed one
+        kill 'KILL', $master;
+        kill 'KILL', @workers if @workers;
+
+    } else {
+        die "CometChatToken: end_second_nginx('stop' or 'kill')\n";
+    }
+
+    my $deadline = time + 10;
+    until (!grep { !_gone($_) } $master, @workers) {
+        die "CometChatToken: the second nginx does not go away\n"
+            if time > $deadline;
         sleep 0.02;
     }
 }
