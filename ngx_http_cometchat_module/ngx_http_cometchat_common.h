@@ -88,10 +88,19 @@ typedef struct {
 } ngx_http_cometchat_main_conf_t;
 
 
+/* where a directive stands, for errors found when merging */
+typedef struct {
+    ngx_str_t                   file;
+    ngx_uint_t                  line;
+} ngx_http_cometchat_conf_where_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  inject;
     ngx_flag_t                  token_endpoint;
+    ngx_http_cometchat_conf_where_t  enable_where;
+    ngx_http_cometchat_conf_where_t  endpoint_where;
 
     ngx_str_t                   app_id;
     ngx_str_t                   region;
