@@ -58,6 +58,7 @@ typedef enum {
     NGX_HTTP_COMETCHAT_STAT_COALESCED,      /* waited on another's mint */
     NGX_HTTP_COMETCHAT_STAT_API_OK,         /* REST calls by outcome */
     NGX_HTTP_COMETCHAT_STAT_API_CLIENT_ERROR,   /* 4xx except 429 */
+    NGX_HTTP_COMETCHAT_STAT_API_USER_MISSING,   /* 404 of a first mint */
     NGX_HTTP_COMETCHAT_STAT_API_RATE_LIMITED,   /* 429 */
     NGX_HTTP_COMETCHAT_STAT_API_SERVER_ERROR,   /* 5xx */
     NGX_HTTP_COMETCHAT_STAT_API_TRANSPORT_ERROR, /* connect, timeout, bad
