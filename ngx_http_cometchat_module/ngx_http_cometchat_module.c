@@ -42,8 +42,6 @@ static char *ngx_http_cometchat_conf_check_name(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_cometchat_conf_check_timeout(ngx_conf_t *cf,
     void *post, void *data);
-static ngx_int_t ngx_http_cometchat_conf_where(ngx_conf_t *cf,
-    ngx_http_cometchat_conf_where_t *where);
 static char *ngx_http_cometchat_conf_requires(ngx_conf_t *cf,
     ngx_http_cometchat_loc_conf_t *conf, const char *what);
 static ngx_int_t ngx_http_cometchat_conf_check_key(u_char *p, u_char *last);
@@ -300,27 +298,6 @@ ngx_http_cometchat_conf_check_timeout(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * The file name of an included file lives only while that file is read
- * (a glob's names go with the glob): a copy outlives the merge.
- */
-
-static ngx_int_t
-ngx_http_cometchat_conf_where(ngx_conf_t *cf,
-    ngx_http_cometchat_conf_where_t *where)
-{
-    where->file.data = ngx_pstrdup(cf->pool, &cf->conf_file->file.name);
-    if (where->file.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    where->file.len = cf->conf_file->file.name.len;
-    where->line = cf->conf_file->line;
-
-    return NGX_OK;
 }
 
 
@@ -1058,12 +1035,6 @@ ngx_http_cometchat_conf_requires(ngx_conf_t *cf,
     } else {
         directive = "cometchat on";
         where = &conf->enable_where;
-    }
-
-    if (where->file.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%s\" requires %s",
-                           directive, what);
-        return NGX_CONF_ERROR;
     }
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"%s\" requires %s in %V:%ui",

@@ -14,6 +14,8 @@ void ngx_http_cometchat_util_init_process(ngx_cycle_t *cycle);
 ngx_http_cometchat_ctx_t *ngx_http_cometchat_get_ctx(ngx_http_request_t *r);
 ngx_http_cometchat_ctx_t *ngx_http_cometchat_create_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_cometchat_valid_uid(ngx_str_t *uid);
+ngx_int_t ngx_http_cometchat_conf_where(ngx_conf_t *cf,
+    ngx_http_cometchat_conf_where_t *where);
 char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
     ngx_str_t *path, size_t max, ngx_pool_t *pool, ngx_str_t *text);
 
