@@ -37,6 +37,7 @@
 
 struct ngx_http_cometchat_mint_s {
     ngx_pool_t                         *pool;
+    ngx_log_t                           log;    /* the caller's, copied */
 
     ngx_http_cometchat_mint_handler_pt  handler;
     void                               *data;
@@ -48,6 +49,7 @@ struct ngx_http_cometchat_mint_s {
     ngx_uint_t                          finishing;  /* handler running */
 
     ngx_str_t                           api_url;
+    ngx_str_t                           url;        /* of the last call */
     ngx_str_t                           api_key;
     ngx_str_t                           api_key_file;
     ngx_msec_t                          timeout;
@@ -55,6 +57,7 @@ struct ngx_http_cometchat_mint_s {
     ngx_str_t                           uid;
     ngx_str_t                           name;
     ngx_str_t                           avatar;     /* empty: none */
+    ngx_uint_t                          nameless;   /* name is the uid */
 
     ngx_http_cometchat_mint_result_t    result;
 };
@@ -66,6 +69,7 @@ static void ngx_http_cometchat_api_reply(void *data,
     ngx_http_cometchat_rest_reply_t *reply);
 static void ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
     ngx_http_cometchat_rest_reply_t *reply);
+static void ngx_http_cometchat_api_created(ngx_http_cometchat_mint_t *mint);
 static void ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
     ngx_http_cometchat_rest_reply_t *reply);
 static void ngx_http_cometchat_api_bad_reply(ngx_http_cometchat_mint_t *mint,
@@ -145,6 +149,7 @@ ngx_http_cometchat_api_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
     }
 
     mint->pool = pool;
+    mint->log = *log;
     mint->handler = handler;
     mint->data = data;
     mint->timeout = lcf->api_timeout;
@@ -186,7 +191,7 @@ ngx_http_cometchat_api_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
 
     mint->event.handler = ngx_http_cometchat_api_event_handler;
     mint->event.data = mint;
-    mint->event.log = ngx_cycle->log;
+    mint->event.log = &mint->log;
 
     now = ngx_time();
 
@@ -230,7 +235,7 @@ ngx_http_cometchat_api_mint_cancel(ngx_http_cometchat_mint_t *mint)
         return;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, &mint->log, 0,
                    "cometchat api: mint %p for \"%V\" cancelled",
                    mint, &mint->uid);
 
@@ -328,12 +333,14 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
         ngx_str_set(&body, "{}");
     }
 
+    mint->url = url;
+
     mint->call = ngx_http_cometchat_rest_start(
                                       &ngx_http_cometchat_api_post_method,
                                       &url, &mint->api_key, &body,
                                       mint->timeout,
                                       ngx_http_cometchat_api_reply, mint,
-                                      ngx_cycle->log);
+                                      &mint->log);
 
     if (mint->call == NULL) {
         ngx_http_cometchat_api_error(mint,
@@ -361,7 +368,7 @@ ngx_http_cometchat_api_reply(void *data,
     /* the call is over: a cancel from now on must not touch it */
     mint->call = NULL;
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, &mint->log, 0,
                    "cometchat api: \"%V\" for \"%V\": status %ui, %uz bytes",
                    &ngx_http_cometchat_api_calls[mint->state], &mint->uid,
                    reply->status, reply->body.len);
@@ -415,9 +422,7 @@ ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
                                          0, &uid, &err)
             == NGX_OK)
         {
-            mint->result.user_created = 1;
-            ngx_http_cometchat_status_inc(
-                                    NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
+            ngx_http_cometchat_api_created(mint);
 
             if (ngx_http_cometchat_api_call(mint,
                                         NGX_HTTP_COMETCHAT_MINT_TOKEN_AGAIN)
@@ -450,8 +455,7 @@ ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
     }
 
     if (mint->state == NGX_HTTP_COMETCHAT_MINT_CREATE) {
-        mint->result.user_created = 1;
-        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
+        ngx_http_cometchat_api_created(mint);
     }
 
     ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_TOKENS_MINTED);
@@ -460,6 +464,31 @@ ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
     mint->result.token = token;
 
     ngx_http_cometchat_api_finish(mint);
+}
+
+
+static void
+ngx_http_cometchat_api_created(ngx_http_cometchat_mint_t *mint)
+{
+    mint->result.user_created = 1;
+    ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_USERS_CREATED);
+
+    /*
+     * CometChat keeps the name it was created with: a session source that
+     * gives none (a token endpoint's server without cometchat_session_name,
+     * most often) names every new user after their uid
+     */
+
+    if (mint->nameless
+        && ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_NAMELESS))
+    {
+        ngx_log_error(NGX_LOG_WARN, &mint->log, 0,
+                      NGX_HTTP_COMETCHAT_LOG_PREFIX
+                      "CometChat user \"%V\" was created with the uid as "
+                      "name: the session gave no name; set "
+                      "cometchat_session_name at server level, so that the "
+                      "token endpoint reads it too", &mint->uid);
+    }
 }
 
 
@@ -478,6 +507,17 @@ ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
         && ngx_strncmp(code.data, "ERR_UID_NOT_FOUND", code.len) == 0
         && mint->state == NGX_HTTP_COMETCHAT_MINT_TOKEN)
     {
+        /*
+         * a new user: the REST client counted a client error, but this
+         * answer is part of healthy traffic, and alerts on client errors
+         * must not fire on every sign-up
+         */
+
+        ngx_http_cometchat_status_add(
+                              NGX_HTTP_COMETCHAT_STAT_API_CLIENT_ERROR, -1);
+        ngx_http_cometchat_status_inc(
+                              NGX_HTTP_COMETCHAT_STAT_API_USER_MISSING);
+
         if (ngx_http_cometchat_api_call(mint, NGX_HTTP_COMETCHAT_MINT_CREATE)
             != NGX_OK)
         {
@@ -521,7 +561,7 @@ ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
 
         if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_API_KEY)) {
             if (mint->api_key_file.len) {
-                ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                ngx_log_error(NGX_LOG_ERR, &mint->log, 0,
                               NGX_HTTP_COMETCHAT_LOG_PREFIX
                               "CometChat rejected the REST API key (%V): "
                               "check cometchat_api_key_file \"%V\"; no "
@@ -531,7 +571,7 @@ ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
                               NGX_HTTP_COMETCHAT_API_KEY_BACKOFF);
 
             } else {
-                ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                ngx_log_error(NGX_LOG_ERR, &mint->log, 0,
                               NGX_HTTP_COMETCHAT_LOG_PREFIX
                               "CometChat rejected the REST API key (%V): "
                               "check cometchat_api_key; no CometChat calls "
@@ -572,11 +612,24 @@ ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
             "CometChat \"%V\" call for uid \"%V\" failed: HTTP %ui, code %V",
             call, &mint->uid, reply->status, &code);
 
+    } else if (reply->status >= 400 && reply->status < 500) {
+
+        /*
+         * not CometChat's JSON: most often a cometchat_api_url without
+         * "/v3" or of another region, answered by some other server
+         */
+
+        ngx_http_cometchat_api_error(mint,
+            "CometChat \"%V\" call for uid \"%V\" failed: HTTP %ui, "
+            "no error code in the reply from \"%V\"; check "
+            "cometchat_api_url (https://APP_ID.api-REGION.cometchat.io/v3)",
+            call, &mint->uid, reply->status, &mint->url);
+
     } else {
         ngx_http_cometchat_api_error(mint,
             "CometChat \"%V\" call for uid \"%V\" failed: HTTP %ui, "
-            "no error code in the reply",
-            call, &mint->uid, reply->status);
+            "no error code in the reply from \"%V\"",
+            call, &mint->uid, reply->status, &mint->url);
     }
 
     ngx_http_cometchat_api_finish(mint);
@@ -635,7 +688,7 @@ ngx_http_cometchat_api_finish(ngx_http_cometchat_mint_t *mint)
 {
     /* result strings live in the mint's pool: valid during the handler */
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &mint->log, 0,
                    "cometchat api: mint %p for \"%V\" done: %i",
                    mint, &mint->uid, mint->result.rc);
 
@@ -717,6 +770,7 @@ ngx_http_cometchat_api_set_name(ngx_http_cometchat_mint_t *mint,
 
     if (n.len == 0) {
         n = mint->uid;
+        mint->nameless = 1;
     }
 
     n.len = ngx_http_cometchat_escape_utf8_cut(n.data, n.len,

@@ -58,6 +58,7 @@ typedef enum {
     NGX_HTTP_COMETCHAT_STAT_COALESCED,      /* waited on another's mint */
     NGX_HTTP_COMETCHAT_STAT_API_OK,         /* REST calls by outcome */
     NGX_HTTP_COMETCHAT_STAT_API_CLIENT_ERROR,   /* 4xx except 429 */
+    NGX_HTTP_COMETCHAT_STAT_API_USER_MISSING,   /* 404 of a first mint */
     NGX_HTTP_COMETCHAT_STAT_API_RATE_LIMITED,   /* 429 */
     NGX_HTTP_COMETCHAT_STAT_API_SERVER_ERROR,   /* 5xx */
     NGX_HTTP_COMETCHAT_STAT_API_TRANSPORT_ERROR, /* connect, timeout, bad
@@ -88,10 +89,19 @@ typedef struct {
 } ngx_http_cometchat_main_conf_t;
 
 
+/* where a directive stands, for errors found when merging */
+typedef struct {
+    ngx_str_t                   file;
+    ngx_uint_t                  line;
+} ngx_http_cometchat_conf_where_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  inject;
     ngx_flag_t                  token_endpoint;
+    ngx_http_cometchat_conf_where_t  enable_where;
+    ngx_http_cometchat_conf_where_t  endpoint_where;
 
     ngx_str_t                   app_id;
     ngx_str_t                   region;

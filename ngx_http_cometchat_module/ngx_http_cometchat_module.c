@@ -19,6 +19,8 @@
 #include "ngx_http_cometchat_widget.h"
 
 
+static char *ngx_http_cometchat_conf_enable(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_cometchat_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cometchat_conf_api_key_file(ngx_conf_t *cf,
@@ -39,6 +41,10 @@ static char *ngx_http_cometchat_conf_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cometchat_conf_check_name(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_cometchat_conf_check_timeout(ngx_conf_t *cf,
+    void *post, void *data);
+static char *ngx_http_cometchat_conf_requires(ngx_conf_t *cf,
+    ngx_http_cometchat_loc_conf_t *conf, const char *what);
 static ngx_int_t ngx_http_cometchat_conf_check_key(u_char *p, u_char *last);
 static ngx_int_t ngx_http_cometchat_conf_parse_source(ngx_conf_t *cf,
     ngx_str_t *value, ngx_http_cometchat_source_t *src);
@@ -57,6 +63,9 @@ static void ngx_http_cometchat_exit_process(ngx_cycle_t *cycle);
 static ngx_conf_post_handler_pt  ngx_http_cometchat_check_name_p =
     ngx_http_cometchat_conf_check_name;
 
+static ngx_conf_post_handler_pt  ngx_http_cometchat_check_timeout_p =
+    ngx_http_cometchat_conf_check_timeout;
+
 
 static ngx_str_t  ngx_http_cometchat_default_types[] = {
     ngx_string("text/html"),
@@ -68,7 +77,7 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      ngx_http_cometchat_conf_enable,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, enable),
       NULL },
@@ -113,7 +122,7 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, api_timeout),
-      NULL },
+      &ngx_http_cometchat_check_timeout_p },
 
     { ngx_string("cometchat_session"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -253,6 +262,44 @@ ngx_module_t  ngx_http_cometchat_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static char *
+ngx_http_cometchat_conf_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cometchat_loc_conf_t *cclcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_http_cometchat_conf_where(cf, &cclcf->enable_where) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cometchat_conf_check_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    /* curl takes 0 as no limit: a stalled CometChat would hold requests */
+
+    if (*ms == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_timeout\" must be greater "
+                           "than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
 
 
 static char *
@@ -728,6 +775,10 @@ ngx_http_cometchat_conf_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 
     cclcf->token_endpoint = 1;
 
+    if (ngx_http_cometchat_conf_where(cf, &cclcf->endpoint_where) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_cometchat_endpoint_handler;
 
@@ -866,6 +917,14 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     const char                      *what;
     ngx_http_cometchat_main_conf_t  *cmcf;
 
+    if (conf->enable == NGX_CONF_UNSET) {
+        conf->enable_where = prev->enable_where;
+    }
+
+    if (conf->token_endpoint == NGX_CONF_UNSET) {
+        conf->endpoint_where = prev->endpoint_where;
+    }
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->inject, prev->inject, 1);
     ngx_conf_merge_value(conf->token_endpoint, prev->token_endpoint, 0);
@@ -879,15 +938,6 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_msec_value(conf->api_timeout, prev->api_timeout, 5000);
-
-    /* curl takes 0 as no limit: a stalled CometChat would hold requests */
-
-    if (conf->api_timeout == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_api_timeout\" must be greater "
-                           "than 0");
-        return NGX_CONF_ERROR;
-    }
 
     ngx_conf_merge_str_value(conf->session_uri, prev->session_uri, "");
 
@@ -939,37 +989,59 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    what = conf->token_endpoint ? "cometchat_token_endpoint" : "cometchat on";
-
     if (conf->app_id.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" requires \"cometchat_app_id\"", what);
-        return NGX_CONF_ERROR;
+        what = "\"cometchat_app_id\"";
+
+    } else if (conf->region.len == 0) {
+        what = "\"cometchat_region\"";
+
+    } else if (conf->api_key.len == 0) {
+        what = "\"cometchat_api_key\" or \"cometchat_api_key_file\"";
+
+    } else if (conf->session_uri.len == 0) {
+        what = "\"cometchat_session\"";
+
+    } else {
+        what = NULL;
     }
 
-    if (conf->region.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" requires \"cometchat_region\"", what);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->api_key.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" requires \"cometchat_api_key\" or "
-                           "\"cometchat_api_key_file\"", what);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->session_uri.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" requires \"cometchat_session\"", what);
-        return NGX_CONF_ERROR;
+    if (what) {
+        return ngx_http_cometchat_conf_requires(cf, conf, what);
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cometchat_module);
     cmcf->enabled = 1;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Merging runs at the end of the http block: cf points there, so the
+ * message names where the enabling directive stands instead, as
+ * ngx_conf_log_error() would have.
+ */
+
+static char *
+ngx_http_cometchat_conf_requires(ngx_conf_t *cf,
+    ngx_http_cometchat_loc_conf_t *conf, const char *what)
+{
+    const char                       *directive;
+    ngx_http_cometchat_conf_where_t  *where;
+
+    if (conf->token_endpoint) {
+        directive = "cometchat_token_endpoint";
+        where = &conf->endpoint_where;
+
+    } else {
+        directive = "cometchat on";
+        where = &conf->enable_where;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"%s\" requires %s in %V:%ui",
+                  directive, what, &where->file, where->line);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -56,6 +56,8 @@ static ngx_http_cometchat_metric_t  ngx_http_cometchat_metrics[] = {
     { "cometchat_api_calls_total", "counter", NULL,
       "outcome=\"client_error\"" },
     { "cometchat_api_calls_total", "counter", NULL,
+      "outcome=\"user_missing\"" },
+    { "cometchat_api_calls_total", "counter", NULL,
       "outcome=\"rate_limited\"" },
     { "cometchat_api_calls_total", "counter", NULL,
       "outcome=\"server_error\"" },

@@ -87,7 +87,8 @@ typedef struct {
     ngx_queue_t                     waiters;
 
     ngx_http_cometchat_loc_conf_t  *lcf;
-    ngx_log_t                      *log;
+    ngx_log_t                      *log;        /* &own_log */
+    ngx_log_t                       own_log;
 
     ngx_str_t                       uid;
     ngx_str_t                       name;
@@ -458,7 +459,18 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     f->lock_value.len = p - f->lock_value.data;
 
     f->lcf = lcf;
-    f->log = ngx_cycle->log;
+
+    /*
+     * the flight works for requests: its lines go to the error_log of the
+     * server that started it, and nothing in its log may point into that
+     * request, which can go away before the flight ends
+     */
+
+    f->own_log = *r->connection->log;
+    f->own_log.handler = NULL;
+    f->own_log.data = NULL;
+    f->own_log.action = NULL;
+    f->log = &f->own_log;
     f->state = NGX_HTTP_COMETCHAT_FLIGHT_GET;
 
     ngx_queue_init(&f->waiters);
@@ -1316,7 +1328,12 @@ static void
 ngx_http_cometchat_token_redis_error(ngx_http_cometchat_flight_t *f,
     const char *what)
 {
-    if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS)) {
+    /*
+     * a kind of its own: the connection's failure, logged in the main
+     * error_log just before, must not silence this line in the server's
+     */
+
+    if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_NO_REDIS)) {
         ngx_log_error(NGX_LOG_ERR, f->log, 0,
                       NGX_HTTP_COMETCHAT_LOG_PREFIX
                       "redis %s, using the local token cache and minting "

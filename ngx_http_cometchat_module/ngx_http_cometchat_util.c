@@ -1,8 +1,9 @@
 
 /*
  * Helpers every file may call: the per-request context, the rate limit
- * on error logs, uid checks, reading files named by directives.  The
- * bottom layer: it calls no other file of the module.
+ * on error logs, uid checks, reading files named by directives and
+ * remembering where directives stand.  The bottom layer: it calls no
+ * other file of the module.
  */
 
 
@@ -19,6 +20,28 @@ void
 ngx_http_cometchat_util_init_process(ngx_cycle_t *cycle)
 {
     ngx_memzero(ngx_http_cometchat_logged, sizeof(ngx_http_cometchat_logged));
+}
+
+
+/*
+ * Where the directive being read stands, for an error found later, when
+ * merging.  The name of an included file lives only while that file is
+ * read (a glob's names go with the glob): a copy outlives the merge.
+ */
+
+ngx_int_t
+ngx_http_cometchat_conf_where(ngx_conf_t *cf,
+    ngx_http_cometchat_conf_where_t *where)
+{
+    where->file.data = ngx_pstrdup(cf->pool, &cf->conf_file->file.name);
+    if (where->file.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    where->file.len = cf->conf_file->file.name.len;
+    where->line = cf->conf_file->line;
+
+    return NGX_OK;
 }
 
 

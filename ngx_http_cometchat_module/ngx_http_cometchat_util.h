@@ -14,6 +14,8 @@ void ngx_http_cometchat_util_init_process(ngx_cycle_t *cycle);
 ngx_http_cometchat_ctx_t *ngx_http_cometchat_get_ctx(ngx_http_request_t *r);
 ngx_http_cometchat_ctx_t *ngx_http_cometchat_create_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_cometchat_valid_uid(ngx_str_t *uid);
+ngx_int_t ngx_http_cometchat_conf_where(ngx_conf_t *cf,
+    ngx_http_cometchat_conf_where_t *where);
 char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
     ngx_str_t *path, size_t max, ngx_pool_t *pool, ngx_str_t *text);
 
@@ -26,6 +28,8 @@ char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
 #define NGX_HTTP_COMETCHAT_LOG_CONFIG       4   /* bad api key, bad uid */
 #define NGX_HTTP_COMETCHAT_LOG_RATE_LIMIT   5
 #define NGX_HTTP_COMETCHAT_LOG_API_KEY      6   /* key rejected */
+#define NGX_HTTP_COMETCHAT_LOG_NO_REDIS     7   /* a flight without Redis */
+#define NGX_HTTP_COMETCHAT_LOG_NAMELESS     8   /* user named after uid */
 #define NGX_HTTP_COMETCHAT_LOG_KINDS        16
 ngx_uint_t ngx_http_cometchat_log_allowed(ngx_uint_t kind);
 

@@ -425,3 +425,94 @@ GET /t
 --- must_die
 --- error_log eval
 qr{"cometchat_api_key_file": "/tmp/cometchat-test-\d+-big\.key" is not a file of at most 4096 bytes}
+
+
+
+=== TEST 33: a merge-time error names the included file and line of "cometchat on"
+Debian's layout: the site's server block is in an included file, and the
+error must point there, not at the end of the http block in nginx.conf.
+--- http_config
+    include ../html/sites-enabled/*.conf;
+--- user_files
+>>> sites-enabled/app.conf
+server {
+    server_name app.example;
+
+    location / {
+        cometchat on;
+        cometchat_region eu;
+        cometchat_api_key k;
+        cometchat_session /_whoami;
+    }
+}
+--- config
+    location = /t { return 204; }
+--- must_die
+--- error_log eval
+qr{"cometchat on" requires "cometchat_app_id" in /\S*/html/sites-enabled/app\.conf:5(?!\d)}
+--- no_error_log
+conf/nginx.conf:
+
+
+
+=== TEST 34: ... and of "cometchat_token_endpoint"
+--- http_config
+    include ../html/sites-enabled/*.conf;
+--- user_files
+>>> sites-enabled/app.conf
+server {
+    server_name app.example;
+    cometchat_app_id app1;
+    cometchat_region eu;
+    cometchat_api_key k;
+
+    location = /_cometchat/token {
+        cometchat_token_endpoint;
+    }
+}
+--- config
+    location = /t { return 204; }
+--- must_die
+--- error_log eval
+qr{"cometchat_token_endpoint" requires "cometchat_session" in /\S*/html/sites-enabled/app\.conf:8(?!\d)}
+--- no_error_log
+conf/nginx.conf:
+
+
+
+=== TEST 35: "cometchat on" at http level is named where it stands, in a server that inherits it
+--- http_config
+    include ../html/cometchat.conf;
+--- user_files
+>>> cometchat.conf
+# shared by every site
+cometchat on;
+cometchat_app_id app1;
+cometchat_session /_whoami;
+--- config
+    cometchat_api_key k;
+    location = /t { return 204; }
+--- must_die
+--- error_log eval
+qr{"cometchat on" requires "cometchat_region" in /\S*/html/cometchat\.conf:2(?!\d)}
+--- no_error_log
+conf/nginx.conf:
+
+
+
+=== TEST 36: cometchat_api_timeout 0 is refused where it stands, when it is read
+--- http_config
+    include ../html/sites-enabled/*.conf;
+--- user_files
+>>> sites-enabled/app.conf
+server {
+    server_name app.example;
+    cometchat_api_timeout 0;
+}
+--- config
+    location = /t { return 204; }
+--- must_die
+--- error_log eval
+qr{"cometchat_api_timeout" must be greater than 0 in /\S*/html/sites-enabled/app\.conf:3(?!\d)}
+--- no_error_log
+conf/nginx.conf:

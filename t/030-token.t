@@ -590,3 +590,40 @@ Cookie: uid=kate_030
 status=minted
 --- no_error_log
 [error]
+
+
+
+=== TEST 21: Redis unreachable, a server with its own error_log: the connection's failure is in the main log, not the lookup's
+--- http_config
+    cometchat_redis 127.0.0.1:1;
+    cometchat_redis_timeout 200ms;
+--- config
+    error_log logs/site.log;
+
+    location = /site.log {
+        default_type text/plain;
+        alias logs/site.log;
+    }
+--- init
+CometChatEnv::fake_get('/_fake/reset');
+--- request
+GET /t
+--- more_headers
+Cookie: uid=lena_030
+--- response_body_like eval
+qr/^status=minted token=lena_030_\w+\n\z/
+--- error_log
+cometchat: redis connect to "127.0.0.1:1" failed
+--- no_error_log
+using the local token cache
+[alert]
+
+
+
+=== TEST 22: (same nginx) ... the lookup's is in the server's error_log
+--- request
+GET /site.log
+--- response_body_like eval
+qr/\[error\] \d+#\d+: \*\d+ cometchat: redis (?:unavailable|GET failed), using the local token cache and minting without the shared lock\n/
+--- no_error_log
+[alert]

@@ -372,3 +372,57 @@ main::seed("ines", "ines-token");
 [200, 200]
 --- response_body eval
 ['{"uid":"ines","authToken":"ines-token","appId":"testapp","region":"eu"}', "/_whoami 200\n"]
+
+
+
+=== TEST 13: a user created with the name the session gave: no warning
+--- config
+    location = /_cometchat/token {
+        cometchat_session /_whoami;
+        cometchat_session_uid json:id;
+        cometchat_session_name json:name;
+        cometchat_token_endpoint;
+    }
+    location = /_whoami {
+        internal;
+        return 200 '{"id":"named_050","name":"Ann"}';
+    }
+--- init
+CometChatEnv::fake_get('/_fake/reset');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:named_050');
+--- request
+GET /_cometchat/token
+--- response_body_like eval
+qr/^\{"uid":"named_050","authToken":"named_050_\w+",/
+--- no_error_log
+was created with the uid as name
+[alert]
+
+
+
+=== TEST 14: a user created without a name: a warning pointing at cometchat_session_name
+The endpoint's location reads no name: an empty one is none.
+--- config
+    location = /_cometchat/token {
+        cometchat_session /_whoami;
+        cometchat_session_uid json:id;
+        cometchat_session_name json:name;
+        cometchat_token_endpoint;
+    }
+    location = /_whoami {
+        internal;
+        return 200 '{"id":"noname_050","name":" "}';
+    }
+--- init
+CometChatEnv::fake_get('/_fake/reset');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:noname_050');
+--- request
+GET /_cometchat/token
+--- response_body_like eval
+qr/^\{"uid":"noname_050","authToken":"noname_050_\w+",/
+--- grep_error_log eval
+qr/\[warn\] .*?\Kcometchat: CometChat user .*? was created with the uid as name[^,]*/
+--- grep_error_log_out
+cometchat: CometChat user "noname_050" was created with the uid as name: the session gave no name; set cometchat_session_name at server level
+--- no_error_log
+[alert]

@@ -160,7 +160,7 @@ select(undef, undef, undef, 3.5);
 --- request eval
 ["GET /page.html", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=rl_070
+Cookie: uid=rl_070; name=Rita
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -387,7 +387,70 @@ SECRET
 
 
 
-=== TEST 12: control: a token gives the widget; the key goes out in the apikey header and never shows in a response
+=== TEST 12: a cometchat_api_url without "/v3": the URL called is named, with a hint
+--- config
+    location = /nov3.html {
+        cometchat on;
+        cometchat_session /_whoami;
+        cometchat_api_url http://127.0.0.1:$TEST_NGINX_FAKE_PORT;
+        add_header X-CC-Status $cometchat_token_status always;
+        alias html/page.html;
+    }
+--- init
+CometChatEnv::fake_get('/_fake/reset');
+--- request
+GET /nov3.html
+--- more_headers
+Cookie: uid=nov3_070
+--- response_headers
+X-CC-Status: error
+--- response_body_like eval
+$::Page
+--- grep_error_log eval
+$::Logged
+--- grep_error_log_out eval
+qr{\Acometchat: CometChat "create auth token" call for uid "nov3_070" failed: HTTP 404, no error code in the reply from "http://127\.0\.0\.1:\d+/users/nov3_070/auth_tokens"; check cometchat_api_url \(https://APP_ID\.api-REGION\.cometchat\.io/v3\)\n\z}
+--- no_error_log
+test-rest-key
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 13: a server with its own error_log: CometChat's failure is told there, not in the main log
+--- config
+    error_log logs/site.log;
+
+    location = /site.log {
+        default_type text/plain;
+        alias logs/site.log;
+    }
+--- init
+CometChatEnv::fake_get('/_fake/reset');
+CometChatEnv::fake_get('/_fake/set?fail_on=create_token&fail_status=500&fail_times=1');
+--- request eval
+["GET /page.html", "GET /site.log"]
+--- more_headers
+Cookie: uid=site_070
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-CC-Status: error", ""]
+--- response_body_like eval
+[
+    $::Page,
+    qr/\A(?:.*\n)*?\S+ \S+ \[error\] \d+#\d+: \*\d+ cometchat: CometChat "create auth token" call for uid "site_070" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR\n/,
+]
+--- no_error_log
+call for uid "site_070"
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 14: control: a token gives the widget; the key goes out in the apikey header and never shows in a response
 --- config
 --- init
 CometChatEnv::fake_get('/_fake/reset');

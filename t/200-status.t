@@ -80,7 +80,8 @@ Cookie: uid=alice_200
 (?s:.*)^cometchat_cache_misses_total 1
 (?s:.*)^cometchat_tokens_minted_total 1
 (?s:.*)^cometchat_api_calls_total\{outcome="ok"\} 1
-^cometchat_api_calls_total\{outcome="client_error"\} 1
+^cometchat_api_calls_total\{outcome="client_error"\} 0
+^cometchat_api_calls_total\{outcome="user_missing"\} 1
 ^cometchat_api_calls_total\{outcome="rate_limited"\} 0
 ^cometchat_api_calls_total\{outcome="server_error"\} 0
 ^cometchat_api_calls_total\{outcome="transport_error"\} 0
