@@ -25,7 +25,7 @@ redis_cmd('FLUSHDB');
 
 run_tests();
 
-is(redis_cmd('EXISTS', 'cometchat:testapp:lock:hand_041'), 0,
+is(redis_cmd('EXISTS', 'cometchat:testapp:lock:hand-041'), 0,
    '041 - the lock taken over was released after the mint');
 
 __DATA__
@@ -37,12 +37,12 @@ __DATA__
     cometchat_api_timeout 1s;
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:hand_041',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:hand-041',
                         'a-host-set-by-hand', 'PX', 60000);
 --- request
 GET /t
 --- more_headers
-Cookie: uid=hand_041
+Cookie: uid=hand-041
 --- timeout: 3
 --- response_headers
 X-CC-Status: minted

@@ -61,11 +61,11 @@ __DATA__
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /race {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow1_045&cookie_fast=uid%3Dfast1_045&gap_ms=300&timeout=20;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow1-045&cookie_fast=uid%3Dfast1-045&gap_ms=300&timeout=20;
         proxy_read_timeout 30s;
     }
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1-045',
                         'fast1-preset-token', 'EX', 600);
 --- request eval
 [
@@ -92,7 +92,7 @@ CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
 === TEST 2: the same without Redis: a per-host cache hit is not held up by a pending mint
 --- config
     location = /race {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow2_045&cookie_fast=uid%3Dfast2_045&gap_ms=300&timeout=20;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow2-045&cookie_fast=uid%3Dfast2-045&gap_ms=300&timeout=20;
         proxy_read_timeout 30s;
     }
 --- request eval
@@ -104,7 +104,7 @@ CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=fast2_045
+Cookie: uid=fast2-045
 --- error_code eval
 [200, 200, 200, 200, 200]
 --- response_body_like eval
@@ -126,7 +126,7 @@ Cookie: uid=fast2_045
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /race {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow3_045&gap_ms=300&timeout=20;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow3-045&gap_ms=300&timeout=20;
         proxy_read_timeout 30s;
     }
 --- request eval
@@ -164,7 +164,7 @@ runs joins that thread: the worker would wait the 10 s for getaddrinfo().
         add_header X-CC-Status $cometchat_token_status always;
     }
 --- more_headers
-Cookie: uid=slowdns1_045
+Cookie: uid=slowdns1-045
 --- request
 GET /s
 --- timeout: 5
@@ -174,6 +174,6 @@ X-CC-Status: error
 --- response_body
 status=error token=
 --- error_log
-CometChat "create auth token" call for uid "slowdns1_045" failed: timed out
+CometChat "create auth token" call for uid "slowdns1-045" failed: timed out
 --- no_error_log
 [alert]
