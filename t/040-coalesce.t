@@ -87,7 +87,7 @@ __DATA__
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":50,"statuses":\{"200":50\},"distinct_bodies":1,"bodies_sample":\["token=fan1_040_\w+\\n"\],"errors":0,"header_values":\{"minted":50\}\}$/,
+    qr/^\{"n":50,"statuses":\{"200":50\},"distinct_bodies":1,"bodies_sample":\["token=fan1-040_\w+\\n"\],"errors":0,"header_values":\{"minted":50\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
     qr/\ncometchat_coalesced_total 49\n/,
 ]
@@ -119,7 +119,7 @@ __DATA__
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan2_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan2-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -158,7 +158,7 @@ CometChatToken::start_second_nginx();
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan3_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan3-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -187,7 +187,7 @@ CometChatToken::start_second_nginx();
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan4_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan4-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -219,7 +219,7 @@ CometChatToken::start_second_nginx();
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan5_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan5-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -245,8 +245,8 @@ Cookie: uid=stale-040
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=stale_040_\w+\n\z/,
-    qr/^status=hit token=stale_040_\w+\n\z/,
+    qr/^status=minted token=stale-040_\w+\n\z/,
+    qr/^status=hit token=stale-040_\w+\n\z/,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -271,7 +271,7 @@ Cookie: uid=slow-040
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=slow_040_\w+\n\z/
+qr/^status=minted token=slow-040_\w+\n\z/
 --- error_log
 gave up waiting for another mint of "slow-040"
 --- no_error_log

@@ -47,7 +47,7 @@ Cookie: uid=hand-041
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=hand_041_\w+\n\z/
+qr/^status=minted token=hand-041_\w+\n\z/
 --- error_log
 took over the lock of "a-host-set-by-hand"
 --- no_error_log

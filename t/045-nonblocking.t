@@ -80,7 +80,7 @@ CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1-045',
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast1-preset-token\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow1_045_\w+\\n")/s,
+    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast1-preset-token\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow1-045_\w+\\n")/s,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -110,9 +110,9 @@ Cookie: uid=fast2-045
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=fast2_045_\w+\n\z/,
+    qr/^status=minted token=fast2-045_\w+\n\z/,
     qr/"ok":true/,
-    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast2_045_\w+\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow2_045_\w+\\n")/s,
+    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast2-045_\w+\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow2-045_\w+\\n")/s,
     CometChatEnv::fake_calls({create_user => 2, others => 'any', total => 4}),
 ]
 --- no_error_log
@@ -141,7 +141,7 @@ Cookie: uid=fast2-045
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^(?=.*"first":"fast")(?=.*"fast_body":"status=anonymous token=\\n")(?=.*"slow_body":"status=minted token=slow3_045_\w+\\n")/s,
+    qr/^(?=.*"first":"fast")(?=.*"fast_body":"status=anonymous token=\\n")(?=.*"slow_body":"status=minted token=slow3-045_\w+\\n")/s,
 ]
 --- no_error_log
 [error]

@@ -402,7 +402,7 @@ Cookie: uid=ok-070
 --- response_body_like eval
 [
     main::widget_page("ok-070"),
-    qr/^status=hit token=ok_070_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^status=hit token=ok-070_\d{10}[0-9a-f]{32}\n\z/,
     qr/^(?!.*test-rest-key).*cometchat_tokens_minted_total 1\n/s,
     qr/^(?!.*test-rest-key)\{"calls":\{[^}]*"total":2\},"max_concurrency":1,"in_flight":0,"last_apikey_ok":true,"last_headers":\{[^}]*"apikey":"<redacted>","content-type":"application\/json","accept":"application\/json"/,
 ]

@@ -65,11 +65,11 @@ __DATA__
 Cookie: uid=alice-200
 --- response_body_like eval
 [
-    qr/^status=minted token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
+    qr/^status=minted token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
     qr/^status=anonymous token=$/,
     qr/<script/,
     qr/^# HELP cometchat_requests_total .*
