@@ -116,6 +116,7 @@ typedef struct {
     ngx_http_cometchat_source_t name_src;
     ngx_http_cometchat_source_t avatar_src;
     ngx_str_t                   uid_prefix;     /* lowercased */
+    ngx_uint_t                  uid_map;        /* ..._UID_MAP_* (uid.h) */
 
     time_t                      token_ttl;
     time_t                      token_local_ttl;    /* 0: off */
@@ -142,6 +143,8 @@ typedef struct {
     ngx_uint_t                  done;           /* pipeline finished */
     ngx_uint_t                  token_status;   /* NGX_HTTP_COMETCHAT_TOKEN_* */
     ngx_uint_t                  error_part;     /* NGX_HTTP_COMETCHAT_PART_* */
+    ngx_uint_t                  uid_refused;    /* the app's id maps to no
+                                                   uid: a session error */
 
     ngx_str_t                   uid;            /* CometChat uid */
     ngx_str_t                   name;

@@ -36,6 +36,10 @@ static ngx_str_t  ngx_http_cometchat_unavailable[] = {
     ngx_string("{\"error\":\"cometchat unavailable\"}")
 };
 
+/* the session answered with an id that has no CometChat uid */
+static ngx_str_t  ngx_http_cometchat_invalid_uid =
+    ngx_string("{\"error\":\"session unavailable: invalid user id\"}");
+
 
 ngx_int_t
 ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r)
@@ -131,6 +135,10 @@ ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r)
     }
 
     msg = &ngx_http_cometchat_unavailable[part];
+
+    if (ctx && ctx->done && ctx->uid_refused) {
+        msg = &ngx_http_cometchat_invalid_uid;
+    }
 
     return ngx_http_cometchat_endpoint_send(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                             msg);

@@ -14,6 +14,7 @@
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_template.h"
 #include "ngx_http_cometchat_token.h"
+#include "ngx_http_cometchat_uid.h"
 #include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_variables.h"
 #include "ngx_http_cometchat_widget.h"
@@ -70,6 +71,13 @@ static ngx_conf_post_handler_pt  ngx_http_cometchat_check_timeout_p =
 static ngx_str_t  ngx_http_cometchat_default_types[] = {
     ngx_string("text/html"),
     ngx_null_string
+};
+
+
+static ngx_conf_enum_t  ngx_http_cometchat_uid_maps[] = {
+    { ngx_string("escape"), NGX_HTTP_COMETCHAT_UID_MAP_ESCAPE },
+    { ngx_string("lowercase"), NGX_HTTP_COMETCHAT_UID_MAP_LOWERCASE },
+    { ngx_null_string, 0 }
 };
 
 
@@ -158,6 +166,13 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("cometchat_uid_map"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cometchat_loc_conf_t, uid_map),
+      &ngx_http_cometchat_uid_maps },
 
     { ngx_string("cometchat_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
@@ -632,18 +647,21 @@ ngx_http_cometchat_conf_uid_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    /* the prefix is part of every uid: hold it to the uid rules now */
+    /*
+     * the prefix is part of every uid: hold it to the uid rules now, and
+     * leave room for the hashed form of a long id
+     */
 
     ngx_strlow(value[1].data, value[1].data, value[1].len);
 
-    if (value[1].len >= NGX_HTTP_COMETCHAT_UID_MAX
+    if (value[1].len > NGX_HTTP_COMETCHAT_UID_PREFIX_MAX
         || (value[1].len && ngx_http_cometchat_valid_uid(&value[1]) != NGX_OK))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"cometchat_uid_prefix\" may contain only "
                            "letters, digits, \"-\" and \"_\" and must be "
                            "shorter than %d characters: \"%V\"",
-                           NGX_HTTP_COMETCHAT_UID_MAX, &value[1]);
+                           NGX_HTTP_COMETCHAT_UID_PREFIX_MAX + 1, &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -882,6 +900,7 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
     conf->api_timeout = NGX_CONF_UNSET_MSEC;
     conf->token_ttl = NGX_CONF_UNSET;
     conf->token_local_ttl = NGX_CONF_UNSET;
+    conf->uid_map = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -949,6 +968,8 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                          "X-User-Avatar");
 
     ngx_conf_merge_str_value(conf->uid_prefix, prev->uid_prefix, "");
+    ngx_conf_merge_uint_value(conf->uid_map, prev->uid_map,
+                              NGX_HTTP_COMETCHAT_UID_MAP_ESCAPE);
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 86400);
     ngx_conf_merge_sec_value(conf->token_local_ttl, prev->token_local_ttl,
                              10);

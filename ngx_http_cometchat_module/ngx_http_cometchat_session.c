@@ -13,6 +13,7 @@
 #include "ngx_http_cometchat_json.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_token.h"
+#include "ngx_http_cometchat_uid.h"
 #include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_session.h"
 
@@ -347,13 +348,6 @@ ngx_http_cometchat_session_result(ngx_http_request_t *r,
         ngx_http_cometchat_session_error(ctx);
         return NGX_DECLINED;
 
-    case NGX_ABORT:
-        /* no valid CometChat uid: anonymous, as interface.md says */
-        ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_ANONYMOUS;
-        ctx->done = 1;
-        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_ANONYMOUS);
-        return NGX_DECLINED;
-
     default: /* NGX_ERROR */
         return NGX_ERROR;
     }
@@ -422,7 +416,6 @@ static ngx_int_t
 ngx_http_cometchat_session_identify(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx)
 {
-    u_char      *p;
     ngx_int_t    rc;
     ngx_str_t    id, name, avatar, uid, esc;
     const char  *why;
@@ -448,39 +441,38 @@ ngx_http_cometchat_session_identify(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    /* CometChat lowercases uids when it creates users; so do the keys */
+    rc = ngx_http_cometchat_uid_map(r->pool, lcf->uid_map, &lcf->uid_prefix,
+                                    &id, &uid, &why);
 
-    uid.len = lcf->uid_prefix.len + id.len;
-    uid.data = NULL;
+    if (rc != NGX_OK) {
 
-    if (uid.len <= NGX_HTTP_COMETCHAT_UID_MAX) {
-        uid.data = ngx_pnalloc(r->pool, uid.len);
-        if (uid.data == NULL) {
-            return NGX_ERROR;
+        /*
+         * not a signed-out user: the application said who it is, and the
+         * module cannot tell CometChat; the value may be hostile, so the
+         * log holds it escaped and cut
+         */
+
+        if (rc == NGX_DECLINED) {
+            ctx->uid_refused = 1;
         }
-
-        p = ngx_cpymem(uid.data, lcf->uid_prefix.data, lcf->uid_prefix.len);
-        ngx_strlow(p, id.data, id.len);
-    }
-
-    if (uid.data == NULL || ngx_http_cometchat_valid_uid(&uid) != NGX_OK) {
 
         if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_CONFIG)) {
             ngx_http_cometchat_session_escape_value(r, &id, &esc);
 
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           NGX_HTTP_COMETCHAT_LOG_PREFIX
-                          "session check failed: invalid uid from user id "
-                          "\"%V%s\" with prefix \"%V\" from \"%V\" (a "
-                          "CometChat uid has only a-z, 0-9, \"_\" and \"-\", "
-                          "at most %d characters)", &esc,
+                          "session check failed: %s user id \"%V%s\" "
+                          "(%s:%V) from \"%V\": %s",
+                          rc == NGX_DECLINED ? "invalid" : "cannot map",
+                          &esc,
                           id.len > NGX_HTTP_COMETCHAT_LOG_VALUE_MAX
                           ? "..." : "",
-                          &lcf->uid_prefix, &lcf->session_uri,
-                          NGX_HTTP_COMETCHAT_UID_MAX);
+                          lcf->uid_src.type == NGX_HTTP_COMETCHAT_SRC_JSON
+                          ? "json" : "header",
+                          &lcf->uid_src.name, &lcf->session_uri, why);
         }
 
-        return NGX_ABORT;
+        return NGX_DECLINED;
     }
 
     /* name and avatar are optional: a bad one is dropped, not fatal */

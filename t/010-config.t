@@ -516,3 +516,44 @@ server {
 qr{"cometchat_api_timeout" must be greater than 0 in /\S*/html/sites-enabled/app\.conf:3(?!\d)}
 --- no_error_log
 conf/nginx.conf:
+=== TEST 37: a uid prefix of 34 characters leaves room for the hashed form of a long id
+--- config eval
+"    cometchat_uid_prefix " . ("p" x 34) . ";\n    location = /t { return 204; }\n"
+--- request
+GET /t
+--- error_code: 204
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 38: a uid prefix of 35 characters does not
+--- config eval
+"    cometchat_uid_prefix " . ("p" x 35) . ";\n"
+--- must_die
+--- error_log eval
+qr/"cometchat_uid_prefix" may contain only letters, digits, "-" and "_" and must be shorter than 35 characters: "p{35}"/
+
+
+
+=== TEST 39: cometchat_uid_map takes escape or lowercase
+--- config
+    cometchat_uid_map lowercase;
+    location = /t {
+        cometchat_uid_map escape;
+        return 204;
+    }
+--- request
+GET /t
+--- error_code: 204
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 40: cometchat_uid_map refuses anything else
+--- config
+    cometchat_uid_map none;
+--- must_die
+--- error_log
+invalid value "none"

@@ -11,6 +11,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CometChatEnv;
+use Digest::SHA ();
 
 my $prelude = <<'_EOC_';
     cometchat_app_id   testapp;
@@ -60,13 +61,14 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: identity from a response header, uppercase lowered, cached token
+=== TEST 1: identity from a response header, uppercase lowered by cometchat_uid_map lowercase, cached token
 --- init
 main::seed("alice42", "tok-alice42");
 --- config
     location = /page.txt {
         cometchat on;
         cometchat_session /_whoami;
+        cometchat_uid_map lowercase;
         add_header X-CC-Status $cometchat_token_status always;
         add_header X-CC-Uid $cometchat_uid always;
         add_header X-CC-Token $cometchat_auth_token always;
@@ -117,9 +119,9 @@ page
 
 
 
-=== TEST 3: JSON string id, deeper path, mixed case kept as CometChat lowercases
+=== TEST 3: JSON string id, deeper path, an uppercase letter escaped
 --- init
-main::seed("bob-7", "tok-bob7");
+main::seed("_42ob-7", "tok-bob7");
 --- config
     location = /page.txt {
         cometchat on;
@@ -134,7 +136,7 @@ main::seed("bob-7", "tok-bob7");
 --- request
 GET /page.txt
 --- response_headers
-X-CC-Uid: bob-7
+X-CC-Uid: _42ob-7
 X-CC-Status: hit
 --- no_error_log
 [error]
@@ -143,7 +145,7 @@ X-CC-Status: hit
 
 === TEST 4: custom header name matched case-insensitively, prefix
 --- init
-main::seed("shop-carol_9", "tok-carol");
+main::seed("shop-_43arol_5f9", "tok-carol");
 --- config
     location = /page.txt {
         cometchat on;
@@ -160,7 +162,7 @@ main::seed("shop-carol_9", "tok-carol");
 --- request
 GET /page.txt
 --- response_headers
-X-CC-Uid: shop-carol_9
+X-CC-Uid: shop-_43arol_5f9
 X-CC-Status: hit
 --- no_error_log
 [error]
@@ -211,7 +213,7 @@ main::forget("erin", "frank");
     }
     location = /_whoami_erin {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:Erin;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:erin;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
     }
@@ -231,32 +233,34 @@ main::forget("erin", "frank");
 
 
 
-=== TEST 7: invalid uid: anonymous, error logged with the value escaped, page served
+=== TEST 7: invalid user id (a control character): an error of the session, not a signed-out user; logged escaped, page served
 --- config
     location = /page.txt {
         cometchat on;
         cometchat_session /_whoami;
+        cometchat_session_uid json:id;
     }
     location = /_whoami {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:a%20b%3Cc%3E%22;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length "";
+        default_type application/json;
+        return 200 '{"id":"a b\u0001<c>\\""}';
     }
 --- request
 GET /page.txt
 --- error_code: 200
 --- response_headers
-X-CC-Status: anonymous
+X-CC-Status: error
 !X-CC-Uid
 --- response_body
 page
 --- error_log
-cometchat: session check failed: invalid uid from user id "a%20b%3Cc%3E%22" with prefix "" from "/_whoami"
+cometchat: session check failed: invalid user id "a%20b%01%3Cc%3E%22" (json:id) from "/_whoami": has a control character
 
 
 
-=== TEST 8: uid longer than 100 characters with the prefix is invalid
+=== TEST 8: a uid longer than 100 characters with the prefix takes the hashed form
+--- init
+main::forget("p__h" . Digest::SHA::sha256_hex("x" x 99));
 --- config eval
 q~
     location = /page.txt {
@@ -273,17 +277,16 @@ q~
 ~
 --- request
 GET /page.txt
---- response_headers
-X-CC-Status: anonymous
-!X-CC-Uid
+--- response_headers eval
+"X-CC-Status: minted\nX-CC-Uid: p__h" . Digest::SHA::sha256_hex("x" x 99)
 --- response_body
 page
---- error_log eval
-qr/invalid uid from user id "x{99}" with prefix "p_"/
+--- no_error_log
+[error]
 
 
 
-=== TEST 9: a long invalid value is cut in the log line
+=== TEST 9: an id over 1024 bytes is refused, and cut in the log line
 --- config eval
 q~
     location = /page.txt {
@@ -294,21 +297,22 @@ q~
     location = /_whoami {
         internal;
         default_type application/json;
-        return 200 '{"id":"~ . ("y" x 300) . q~"}';
+        return 200 '{"id":"~ . ("y" x 1025) . q~"}';
     }
 ~
 --- request
 GET /page.txt
 --- response_headers
-X-CC-Status: anonymous
+X-CC-Status: error
+!X-CC-Uid
 --- response_body
 page
 --- error_log eval
-qr/invalid uid from user id "y{128}\.\.\." with prefix ""/
+qr/invalid user id "y{128}\.\.\." \(json:id\) from "\/_whoami": longer than 1024 bytes/
 
 
 
-=== TEST 10: exactly 100 characters is a valid uid
+=== TEST 10: exactly 100 characters is a uid as it is
 --- init
 main::seed("p_" . ("z" x 98), "tok-long");
 --- config eval
@@ -322,7 +326,7 @@ q~
     location = /_whoami {
         internal;
         default_type application/json;
-        return 200 '{"id":"~ . ("Z" x 98) . q~"}';
+        return 200 '{"id":"~ . ("z" x 98) . q~"}';
     }
 ~
 --- request
@@ -799,7 +803,7 @@ main::seed("hank", "tok-hank");
 POST /page
 hello=world
 --- more_headers
-X-App-User: Hank
+X-App-User: hank
 Cookie: sid=abc
 --- error_code: 200
 --- response_headers
@@ -814,7 +818,7 @@ qr/^\{"method": ?"POST", ?"path": ?"\/_fake\/echo\?echo_headers=1", ?"headers": 
 
 === TEST 30: the session request is a GET whatever the client's method
 --- init
-main::seed("get-get", "tok-get");
+main::seed("get-_47_45_54", "tok-get");
 --- config
     location = /page.txt {
         cometchat on;
@@ -833,7 +837,7 @@ POST /page.txt
 x=1
 --- error_code: 405
 --- response_headers
-X-CC-Uid: get-get
+X-CC-Uid: get-_47_45_54
 X-CC-Status: hit
 --- no_error_log
 [alert]
@@ -937,7 +941,7 @@ main::seed("kurt", "tok-kurt");
         internal;
         log_subrequest on;
         access_log logs/session1.log session_only;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:Kurt;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:kurt;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
     }
@@ -975,7 +979,7 @@ main::seed("lena", "tok-lena");
         internal;
         log_subrequest on;
         access_log logs/session2.log session_only;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:Lena;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:lena;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
     }
@@ -1140,7 +1144,7 @@ main::seed("q-zed", "tok-zed");
 --- config
     location = /page.txt {
         cometchat on;
-        cometchat_session /_whoami?who=Zed&x=1;
+        cometchat_session /_whoami?who=zed&x=1;
         cometchat_session_uid json:id;
     }
     location = /_whoami {

@@ -33,35 +33,35 @@ run_tests();
 
 # what the blocks left in Redis
 
-my $ttl = redis_cmd('TTL', 'cometchat:testapp:token:ann_030');
+my $ttl = redis_cmd('TTL', 'cometchat:testapp:token:_41nn-030');
 ok($ttl > 86400 - 600 && $ttl <= 86400,
    "030 - the minted token is kept with the default TTL of 24h ($ttl)");
-is(redis_cmd('EXISTS', 'cometchat:testapp:token:Ann_030'), 0,
-   '030 - the key holds the lowercased uid');
+is(redis_cmd('EXISTS', 'cometchat:testapp:token:ann-030'), 0,
+   '030 - the key holds the mapped uid ("A" escaped), not a lowercased one');
 
-$ttl = redis_cmd('TTL', 'cometchat:testapp:token:dave_030');
+$ttl = redis_cmd('TTL', 'cometchat:testapp:token:dave-030');
 ok($ttl > 3000 && $ttl <= 3600,
    "030 - cometchat_token_ttl 1h gives the key a TTL of 1h ($ttl)");
 
-is(redis_cmd('EXISTS', 'cometchat:testapp:token:erin_030'), 0,
+is(redis_cmd('EXISTS', 'cometchat:testapp:token:erin-030'), 0,
    '030 - without cometchat_redis nothing is written to Redis');
 
-my $back = redis_cmd('GET', 'cometchat:testapp:token:gina_030');
-like($back // '', qr/^gina_030_\d{10}[0-9a-f]{32}$/,
+my $back = redis_cmd('GET', 'cometchat:testapp:token:gina-030');
+like($back // '', qr/^gina-030_\d{10}[0-9a-f]{32}$/,
      '030 - a token minted while Redis was down was written back');
-$ttl = redis_cmd('TTL', 'cometchat:testapp:token:gina_030');
+$ttl = redis_cmd('TTL', 'cometchat:testapp:token:gina-030');
 ok($ttl > 0 && $ttl <= 86400, "030 - ... with the rest of its TTL ($ttl)");
 
-my $pttl = redis_cmd('PTTL', 'cometchat:testapp:retry:rl_030');
+my $pttl = redis_cmd('PTTL', 'cometchat:testapp:retry:rl-030');
 ok($pttl > 0 && $pttl <= 120000,
    "030 - a 429 is shared through Redis until Retry-After ($pttl ms)");
-like(redis_cmd('GET', 'cometchat:testapp:retry:rl_030') // '', qr/^\d{10}$/,
+like(redis_cmd('GET', 'cometchat:testapp:retry:rl-030') // '', qr/^\d{10}$/,
      '030 - ... holding the time calls may resume');
 
-is(redis_cmd('EXISTS', 'cometchat:testapp:lock:ann_030'), 0,
+is(redis_cmd('EXISTS', 'cometchat:testapp:lock:_41nn-030'), 0,
    '030 - the minting lock is released');
 
-is(redis_cmd('EXISTS', 'cometchat:testapp:token:iris_030'), 0,
+is(redis_cmd('EXISTS', 'cometchat:testapp:token:iris-030'), 0,
    '030 - a token read from Redis is not written back after its key was '
    . 'deleted');
 
@@ -77,7 +77,7 @@ CometChatEnv::stop_redis();
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t"]
 --- more_headers
-Cookie: uid=gina_030
+Cookie: uid=gina-030
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -85,8 +85,8 @@ Cookie: uid=gina_030
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=gina_030_\w+\n\z/,
-    qr/^status=hit token=gina_030_\w+\n\z/,
+    qr/^status=minted token=gina-030_\w+\n\z/,
+    qr/^status=hit token=gina-030_\w+\n\z/,
 ]
 --- no_error_log
 [alert]
@@ -106,14 +106,14 @@ for (1 .. 500) {
 --- request eval
 ["GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=gina_030
+Cookie: uid=gina-030
 --- error_code eval
 [200, 200]
 --- response_headers eval
 ["X-CC-Status: hit", ""]
 --- response_body_like eval
 [
-    qr/^status=hit token=gina_030_\w+\n\z/,
+    qr/^status=hit token=gina-030_\w+\n\z/,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -128,7 +128,7 @@ Cookie: uid=gina_030
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=Ann_030; name=Ann; avatar=https://img.example/ann.png
+Cookie: uid=Ann-030; name=Ann; avatar=https://img.example/ann.png
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
@@ -136,9 +136,9 @@ Cookie: uid=Ann_030; name=Ann; avatar=https://img.example/ann.png
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=ann_030_\d{10}[0-9a-f]{32}\n\z/,
-    qr/^status=hit token=ann_030_\d{10}[0-9a-f]{32}\n\z/,
-    CometChatEnv::fake_calls({create_user => 1, create_token => 1}, qr/,.*"users":\{"ann_030":\{"uid":"ann_030","name":"Ann","avatar":"https:\/\/img\.example\/ann\.png"/s),
+    qr/^status=minted token=_41nn-030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^status=hit token=_41nn-030_\d{10}[0-9a-f]{32}\n\z/,
+    CometChatEnv::fake_calls({create_user => 1, create_token => 1}, qr/,.*"users":\{"_41nn-030":\{"uid":"_41nn-030","name":"Ann","avatar":"https:\/\/img\.example\/ann\.png"/s),
 ]
 --- no_error_log
 [error]
@@ -146,17 +146,17 @@ Cookie: uid=Ann_030; name=Ann; avatar=https://img.example/ann.png
 
 
 
-=== TEST 4: a token in Redis is served as it is, keyed by the lowercased uid, without any REST call
+=== TEST 4: a token in Redis is served as it is, keyed by the mapped uid, without any REST call
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:bob_030',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:_42_4f_42-030',
                         'bob-preset-token', 'EX', 600);
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=BOB_030
+Cookie: uid=BOB-030
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
@@ -181,13 +181,13 @@ Cookie: uid=BOB_030
 --- request eval
 [
     "GET /_fake/reset",
-    "GET /_fake/seed_user?uid=carol_030&name=Carol%20Old",
+    "GET /_fake/seed_user?uid=carol-030&name=Carol%20Old",
     "GET /t",
     "GET /t",
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=carol_030; name=CarolNew
+Cookie: uid=carol-030; name=CarolNew
 --- error_code eval
 [200, 200, 200, 200, 200]
 --- response_headers eval
@@ -195,10 +195,10 @@ Cookie: uid=carol_030; name=CarolNew
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/"uid":"carol_030"/,
-    qr/^status=minted token=carol_030_\d{10}[0-9a-f]{32}\n\z/,
-    qr/^status=hit token=carol_030_\d{10}[0-9a-f]{32}\n\z/,
-    CometChatEnv::fake_calls({create_token => 1}, qr/,.*"users":\{"carol_030":\{"uid":"carol_030","name":"Carol Old"/s),
+    qr/"uid":"carol-030"/,
+    qr/^status=minted token=carol-030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^status=hit token=carol-030_\d{10}[0-9a-f]{32}\n\z/,
+    CometChatEnv::fake_calls({create_token => 1}, qr/,.*"users":\{"carol-030":\{"uid":"carol-030","name":"Carol Old"/s),
 ]
 --- no_error_log
 [error]
@@ -214,14 +214,14 @@ Cookie: uid=carol_030; name=CarolNew
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t"]
 --- more_headers
-Cookie: uid=dave_030
+Cookie: uid=dave-030
 --- error_code eval
 [200, 200, 200]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=dave_030_\w+\n\z/,
-    qr/^status=hit token=dave_030_\w+\n\z/,
+    qr/^status=minted token=dave-030_\w+\n\z/,
+    qr/^status=hit token=dave-030_\w+\n\z/,
 ]
 --- no_error_log
 [error]
@@ -233,7 +233,7 @@ Cookie: uid=dave_030
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t", "GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=erin_030
+Cookie: uid=erin-030
 --- error_code eval
 [200, 200, 200, 200, 200]
 --- response_headers eval
@@ -241,9 +241,9 @@ Cookie: uid=erin_030
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=erin_030_\w+\n\z/,
-    qr/^status=hit token=erin_030_\w+\n\z/,
-    qr/^status=hit token=erin_030_\w+\n\z/,
+    qr/^status=minted token=erin-030_\w+\n\z/,
+    qr/^status=hit token=erin-030_\w+\n\z/,
+    qr/^status=hit token=erin-030_\w+\n\z/,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -262,11 +262,11 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request
 GET /t
 --- more_headers
-Cookie: uid=fred_030
+Cookie: uid=fred-030
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=fred_030_\w+\n\z/
+qr/^status=minted token=fred-030_\w+\n\z/
 --- error_log
 cometchat: redis
 --- no_error_log
@@ -278,14 +278,14 @@ cometchat: redis
 --- request eval
 ["GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=fred_030
+Cookie: uid=fred-030
 --- error_code eval
 [200, 200]
 --- response_headers eval
 ["X-CC-Status: hit", ""]
 --- response_body_like eval
 [
-    qr/^status=hit token=fred_030_\w+\n\z/,
+    qr/^status=hit token=fred-030_\w+\n\z/,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -302,7 +302,7 @@ Cookie: uid=fred_030
         proxy_pass http://127.0.0.1:$server_port/_who_other;
     }
     location = /_who_other {
-        add_header X-User-Id other_030;
+        add_header X-User-Id other-030;
         return 204;
     }
     location = /t_other {
@@ -323,7 +323,7 @@ Cookie: uid=fred_030
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=rl_030
+Cookie: uid=rl-030
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200]
 --- response_headers eval
@@ -334,9 +334,9 @@ Cookie: uid=rl_030
     qr/"ok":true/,
     qr/^status=error token=\n\z/,
     qr/^status=error token=\n\z/,
-    qr/^status=minted token=other_030_\w+\n\z/,
+    qr/^status=minted token=other-030_\w+\n\z/,
     qr/^status=error token=\n\z/,
-    CometChatEnv::fake_calls({create_user => 1, create_token => 2}, qr/,.*"users":\{"other_030":/s),
+    CometChatEnv::fake_calls({create_user => 1, create_token => 2}, qr/,.*"users":\{"other-030":/s),
 ]
 --- no_error_log
 [alert]
@@ -348,12 +348,12 @@ Cookie: uid=rl_030
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:retry:ext_030',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:retry:ext-030',
                         int(time()) + 120, 'PX', 120000);
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=ext_030
+Cookie: uid=ext-030
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
@@ -384,7 +384,7 @@ Cookie: uid=ext_030
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=hal_030
+Cookie: uid=hal-030
 --- error_code eval
 [200, 200, 200, 200, 200, 200]
 --- response_headers eval
@@ -394,8 +394,8 @@ Cookie: uid=hal_030
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
     qr/^status=error token=\n\z/,
-    qr/^status=minted token=hal_030_\w+\n\z/,
-    qr/^status=hit token=hal_030_\w+\n\z/,
+    qr/^status=minted token=hal-030_\w+\n\z/,
+    qr/^status=hit token=hal-030_\w+\n\z/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 2,
                              others => 'any', total => '\d+'}),
 ]
@@ -440,12 +440,12 @@ Cookie: uid=hal_030
         add_header X-CC-Status $cometchat_token_status always;
     }
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:iris_030',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:iris-030',
                         'iris-preset-token', 'EX', 600);
 --- request eval
 ["GET /_fake/reset", "GET /t"]
 --- more_headers
-Cookie: uid=iris_030
+Cookie: uid=iris-030
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -463,11 +463,11 @@ Cookie: uid=iris_030
 
 === TEST 15: (same nginx) its Redis key deleted: still answered on this host within cometchat_token_local_ttl, without REST calls
 --- init
-CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:iris_030');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:iris-030');
 --- request eval
 ["GET /t", "GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=iris_030
+Cookie: uid=iris-030
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -491,7 +491,7 @@ CometChatEnv::fake_get('/_fake/set?fail_on=create_token&fail_status=500'
 --- request eval
 ["GET /t0", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=iris_030
+Cookie: uid=iris-030
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -524,12 +524,12 @@ Cookie: uid=iris_030
         return 200 "status=$http_x_cc_status\n";
     }
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:jack_030',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:jack-030',
                         'jack-preset-token', 'EX', 600);
 --- request eval
 ["GET /_fake/reset", "GET /t"]
 --- more_headers
-Cookie: uid=jack_030
+Cookie: uid=jack-030
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -547,18 +547,18 @@ Cookie: uid=jack_030
 
 === TEST 18: (same nginx) its Redis key deleted: a real miss, minted at once
 --- init
-CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:jack_030');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:jack-030');
 --- request eval
 ["GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=jack_030
+Cookie: uid=jack-030
 --- error_code eval
 [200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", ""]
 --- response_body_like eval
 [
-    qr/^status=minted token=jack_030_\d{10}[0-9a-f]{32}\n\z/,
+    qr/^status=minted token=jack-030_\d{10}[0-9a-f]{32}\n\z/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -571,7 +571,7 @@ Cookie: uid=jack_030
 --- request
 GET /ts
 --- more_headers
-Cookie: uid=kate_030
+Cookie: uid=kate-030
 --- response_body
 status=minted
 --- no_error_log
@@ -581,11 +581,11 @@ status=minted
 
 === TEST 20: (same nginx) its key deleted in Redis: not written back from this host, minted again
 --- init
-CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:kate_030');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:kate-030');
 --- request
 GET /ts
 --- more_headers
-Cookie: uid=kate_030
+Cookie: uid=kate-030
 --- response_body
 status=minted
 --- no_error_log
@@ -609,9 +609,9 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request
 GET /t
 --- more_headers
-Cookie: uid=lena_030
+Cookie: uid=lena-030
 --- response_body_like eval
-qr/^status=minted token=lena_030_\w+\n\z/
+qr/^status=minted token=lena-030_\w+\n\z/
 --- error_log
 cometchat: redis connect to "127.0.0.1:1" failed
 --- no_error_log

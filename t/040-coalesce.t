@@ -56,7 +56,7 @@ ok(second_access_count(qr{"GET /tt HTTP}) > 0,
 
 stop_second_nginx();
 
-for my $uid (qw(fan1_040 fan2_040 fan3_040)) {
+for my $uid (qw(fan1-040 fan2-040 fan3-040)) {
     like(redis_cmd('GET', "cometchat:testapp:token:$uid") // '',
          qr/^${uid}_\d{10}[0-9a-f]{32}$/, "040 - the token of $uid is cached");
     is(redis_cmd('EXISTS', "cometchat:testapp:lock:$uid"), 0,
@@ -70,7 +70,7 @@ __DATA__
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=50&conns=50&cookie=uid%3Dfan1_040&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=50&conns=50&cookie=uid%3Dfan1-040&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- request eval
@@ -87,7 +87,7 @@ __DATA__
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":50,"statuses":\{"200":50\},"distinct_bodies":1,"bodies_sample":\["token=fan1_040_\w+\\n"\],"errors":0,"header_values":\{"minted":50\}\}$/,
+    qr/^\{"n":50,"statuses":\{"200":50\},"distinct_bodies":1,"bodies_sample":\["token=fan1-040_\w+\\n"\],"errors":0,"header_values":\{"minted":50\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
     qr/\ncometchat_coalesced_total 49\n/,
 ]
@@ -103,7 +103,7 @@ __DATA__
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=60&conns=60&cookie=uid%3Dfan2_040&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=60&conns=60&cookie=uid%3Dfan2-040&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- request eval
@@ -119,7 +119,7 @@ __DATA__
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan2_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan2-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -131,16 +131,16 @@ __DATA__
 === TEST 3: two nginx instances sharing one Redis: one mint, one token
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    upstream both_040 {
+    upstream both-040 {
         server 127.0.0.1:$TEST_NGINX_SERVER_PORT;
         server 127.0.0.1:$TEST_NGINX_SECOND_PORT;
     }
 --- config
     location = /split {
-        proxy_pass http://both_040/tt;
+        proxy_pass http://both-040/tt;
     }
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fsplit&n=60&conns=60&cookie=uid%3Dfan3_040&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fsplit&n=60&conns=60&cookie=uid%3Dfan3-040&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- init
@@ -158,7 +158,7 @@ CometChatToken::start_second_nginx();
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan3_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan3-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -171,7 +171,7 @@ CometChatToken::start_second_nginx();
 --- worker_processes: 2
 --- config
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=60&conns=60&cookie=uid%3Dfan4_040&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=60&conns=60&cookie=uid%3Dfan4-040&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- request eval
@@ -187,7 +187,7 @@ CometChatToken::start_second_nginx();
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan4_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan4-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -203,7 +203,7 @@ CometChatToken::start_second_nginx();
     cometchat_redis_timeout 200ms;
 --- config
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=60&conns=60&cookie=uid%3Dfan5_040&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Ftt&n=60&conns=60&cookie=uid%3Dfan5-040&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- request eval
@@ -219,7 +219,7 @@ CometChatToken::start_second_nginx();
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan5_040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
+    qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,"bodies_sample":\["token=fan5-040_\w+\\n"\],"errors":0,"header_values":\{(?:"(?:minted|hit)":\d+,?){1,2}\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1}),
 ]
 --- no_error_log
@@ -232,12 +232,12 @@ CometChatToken::start_second_nginx();
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:stale_040',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:stale-040',
                         'a-host-that-died', 'PX', 1500);
 --- request eval
 ["GET /_fake/reset", "GET /t", "GET /t", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=stale_040
+Cookie: uid=stale-040
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
@@ -245,8 +245,8 @@ Cookie: uid=stale_040
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=stale_040_\w+\n\z/,
-    qr/^status=hit token=stale_040_\w+\n\z/,
+    qr/^status=minted token=stale-040_\w+\n\z/,
+    qr/^status=hit token=stale-040_\w+\n\z/,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -262,18 +262,18 @@ Cookie: uid=stale_040
     cometchat_api_timeout 1s;
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:slow_040',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:slow-040',
                         'a-stuck-host', 'PX', 60000);
 --- request
 GET /t
 --- more_headers
-Cookie: uid=slow_040
+Cookie: uid=slow-040
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=slow_040_\w+\n\z/
+qr/^status=minted token=slow-040_\w+\n\z/
 --- error_log
-gave up waiting for another mint of "slow_040"
+gave up waiting for another mint of "slow-040"
 --- no_error_log
 [alert]
 

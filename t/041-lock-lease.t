@@ -57,7 +57,7 @@ add_response_body_check(sub {
 
     my $stats = JSON::PP::decode_json($body);
 
-    for my $uid (qw(stop_041 kill_041)) {
+    for my $uid (qw(stop-041 kill-041)) {
         next unless $block->name =~ /\b$uid\b/;
 
         my $page = $Page{$uid};
@@ -147,7 +147,7 @@ redis_cmd('FLUSHDB');
 
 run_tests();
 
-for my $uid (qw(hand_041 stop_041 kill_041)) {
+for my $uid (qw(hand-041 stop-041 kill-041)) {
     is(redis_cmd('EXISTS', "cometchat:testapp:lock:$uid"), 0,
        "041 - the lock for $uid was released after the mint");
 }
@@ -161,12 +161,12 @@ __DATA__
     cometchat_api_timeout 1s;
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:hand_041',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:lock:hand-041',
                         'a-host-set-by-hand', 'PX', 60000);
 --- request
 GET /t
 --- more_headers
-Cookie: uid=hand_041
+Cookie: uid=hand-041
 --- timeout: 3
 --- response_headers
 X-CC-Status: minted
@@ -189,20 +189,20 @@ CometChatEnv::fake_calls({create_user => 1, create_token => 1})
 
 
 
-=== TEST 3: stop_041: a host stopped mid-mint deleted its lock; the page mints at once
+=== TEST 3: stop-041: a host stopped mid-mint deleted its lock; the page mints at once
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     cometchat_api_timeout 1s;
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::fake_get('/_fake/seed_user?uid=stop_041');
+CometChatEnv::fake_get('/_fake/seed_user?uid=stop-041');
 CometChatEnv::fake_get('/_fake/set?delay_ms=4000&delay_on=create_token');
-main::end_second('stop_041', 'stop', main::mint_on_second('stop_041'));
+main::end_second('stop-041', 'stop', main::mint_on_second('stop-041'));
 --- request
 GET /t
 --- more_headers
-Cookie: uid=stop_041
+Cookie: uid=stop-041
 --- timeout: 3
 --- response_headers
 X-CC-Status: minted
@@ -215,7 +215,7 @@ gave up waiting for another mint
 
 
 
-=== TEST 4: stop_041: (same nginx) ... one create_token for the page, its token in Redis
+=== TEST 4: stop-041: (same nginx) ... one create_token for the page, its token in Redis
 --- init
 main::fake_idle();
 --- request
@@ -227,20 +227,20 @@ CometChatEnv::fake_calls({create_token => 2})
 
 
 
-=== TEST 5: kill_041: a host killed mid-mint left its lock; the page mints within about one API timeout
+=== TEST 5: kill-041: a host killed mid-mint left its lock; the page mints within about one API timeout
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     cometchat_api_timeout 1s;
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::fake_get('/_fake/seed_user?uid=kill_041');
+CometChatEnv::fake_get('/_fake/seed_user?uid=kill-041');
 CometChatEnv::fake_get('/_fake/set?delay_ms=4000&delay_on=create_token');
-main::end_second('kill_041', 'kill', main::mint_on_second('kill_041'));
+main::end_second('kill-041', 'kill', main::mint_on_second('kill-041'));
 --- request
 GET /t
 --- more_headers
-Cookie: uid=kill_041
+Cookie: uid=kill-041
 --- timeout: 3
 --- response_headers
 X-CC-Status: minted
@@ -248,14 +248,14 @@ X-CC-Status: minted
 qr/^status=minted token=kill_041_\w+\n\z/
 --- no_error_log eval
 [
-    qr/another mint of "kill_041"(?!:)/,
+    qr/another mint of "kill-041"(?!:)/,
     "[error]",
     "[alert]",
 ]
 
 
 
-=== TEST 6: kill_041: (same nginx) ... one create_token for the page, its token in Redis
+=== TEST 6: kill-041: (same nginx) ... one create_token for the page, its token in Redis
 --- init
 main::fake_idle();
 --- request

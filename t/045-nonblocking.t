@@ -63,11 +63,11 @@ __DATA__
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /race {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow1_045&cookie_fast=uid%3Dfast1_045&gap_ms=300&timeout=20;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow1-045&cookie_fast=uid%3Dfast1-045&gap_ms=300&timeout=20;
         proxy_read_timeout 30s;
     }
 --- init
-CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
+CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1-045',
                         'fast1-preset-token', 'EX', 600);
 --- request eval
 [
@@ -82,7 +82,7 @@ CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast1-preset-token\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow1_045_\w+\\n")/s,
+    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast1-preset-token\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow1-045_\w+\\n")/s,
     CometChatEnv::fake_calls({create_user => 1, others => 'any', total => 2}),
 ]
 --- no_error_log
@@ -94,7 +94,7 @@ CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
 === TEST 2: the same without Redis: a per-host cache hit is not held up by a pending mint
 --- config
     location = /race {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow2_045&cookie_fast=uid%3Dfast2_045&gap_ms=300&timeout=20;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow2-045&cookie_fast=uid%3Dfast2-045&gap_ms=300&timeout=20;
         proxy_read_timeout 30s;
     }
 --- request eval
@@ -106,15 +106,15 @@ CometChatEnv::redis_cmd('SET', 'cometchat:testapp:token:fast1_045',
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=fast2_045
+Cookie: uid=fast2-045
 --- error_code eval
 [200, 200, 200, 200, 200]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/^status=minted token=fast2_045_\w+\n\z/,
+    qr/^status=minted token=fast2-045_\w+\n\z/,
     qr/"ok":true/,
-    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast2_045_\w+\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow2_045_\w+\\n")/s,
+    qr/^(?=.*"first":"fast")(?=.*"order":\["fast","slow"\])(?=.*"fast_status":200)(?=.*"fast_body":"status=hit token=fast2-045_\w+\\n")(?=.*"slow_status":200)(?=.*"slow_body":"status=minted token=slow2-045_\w+\\n")/s,
     CometChatEnv::fake_calls({create_user => 2, others => 'any', total => 4}),
 ]
 --- no_error_log
@@ -128,7 +128,7 @@ Cookie: uid=fast2_045
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /race {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow3_045&gap_ms=300&timeout=20;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/race?port=$TEST_NGINX_SERVER_PORT&slow=%2Ft&fast=%2Ft&cookie_slow=uid%3Dslow3-045&gap_ms=300&timeout=20;
         proxy_read_timeout 30s;
     }
 --- request eval
@@ -143,7 +143,7 @@ Cookie: uid=fast2_045
 [
     qr/^\{"ok":true\}$/,
     qr/"ok":true/,
-    qr/^(?=.*"first":"fast")(?=.*"fast_body":"status=anonymous token=\\n")(?=.*"slow_body":"status=minted token=slow3_045_\w+\\n")/s,
+    qr/^(?=.*"first":"fast")(?=.*"fast_body":"status=anonymous token=\\n")(?=.*"slow_body":"status=minted token=slow3-045_\w+\\n")/s,
 ]
 --- no_error_log
 [error]
@@ -166,7 +166,7 @@ runs joins that thread: the worker would wait the 10 s for getaddrinfo().
         add_header X-CC-Status $cometchat_token_status always;
     }
 --- more_headers
-Cookie: uid=slowdns1_045
+Cookie: uid=slowdns1-045
 --- request
 GET /s
 --- timeout: 5
@@ -176,6 +176,6 @@ X-CC-Status: error
 --- response_body
 status=error token=
 --- error_log
-CometChat "create auth token" call for uid "slowdns1_045" failed: timed out
+CometChat "create auth token" call for uid "slowdns1-045" failed: timed out
 --- no_error_log
 [alert]

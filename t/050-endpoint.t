@@ -65,7 +65,7 @@ main::seed("eve", "eve-token-1");
     }
     location = /_whoami {
         internal;
-        return 200 '{"id":"Eve"}';
+        return 200 '{"id":"eve"}';
     }
 --- request
 GET /_cometchat/token
@@ -94,7 +94,7 @@ main::forget("user_e2");
     }
     location = /_whoami {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:E2;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:e2;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
     }
@@ -164,7 +164,7 @@ cometchat: session check failed: status 502 from "/_whoami"
 
 
 
-=== TEST 5: invalid uid: treated as anonymous (401), the error logged
+=== TEST 5: invalid user id: 503 naming the session and the id, not "not signed in"; the error logged
 --- config
     location = /_cometchat/token {
         cometchat_session /_whoami;
@@ -173,15 +173,17 @@ cometchat: session check failed: status 502 from "/_whoami"
     }
     location = /_whoami {
         internal;
-        return 200 '{"id":"no spaces allowed"}';
+        return 200 '{"id":"tab\u0009here"}';
     }
 --- request
 GET /_cometchat/token
---- error_code: 401
+--- error_code: 503
+--- response_headers
+X-CC-Status: error
 --- response_body chomp
-{"error":"not signed in"}
+{"error":"session unavailable: invalid user id"}
 --- error_log
-invalid uid from user id "no%20spaces%20allowed"
+invalid user id "tab%09here" (json:id) from "/_whoami": has a control character
 
 
 
@@ -385,15 +387,15 @@ main::seed("ines", "ines-token");
     }
     location = /_whoami {
         internal;
-        return 200 '{"id":"named_050","name":"Ann"}';
+        return 200 '{"id":"named-050","name":"Ann"}';
     }
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:named_050');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:named-050');
 --- request
 GET /_cometchat/token
 --- response_body_like eval
-qr/^\{"uid":"named_050","authToken":"named_050_\w+",/
+qr/^\{"uid":"named-050","authToken":"named_050_\w+",/
 --- no_error_log
 was created with the uid as name
 [alert]
@@ -411,18 +413,18 @@ The endpoint's location reads no name: an empty one is none.
     }
     location = /_whoami {
         internal;
-        return 200 '{"id":"noname_050","name":" "}';
+        return 200 '{"id":"noname-050","name":" "}';
     }
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:noname_050');
+CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:noname-050');
 --- request
 GET /_cometchat/token
 --- response_body_like eval
-qr/^\{"uid":"noname_050","authToken":"noname_050_\w+",/
+qr/^\{"uid":"noname-050","authToken":"noname_050_\w+",/
 --- grep_error_log eval
 qr/\[warn\] .*?\Kcometchat: CometChat user .*? was created with the uid as name[^,]*/
 --- grep_error_log_out
-cometchat: CometChat user "noname_050" was created with the uid as name: the session gave no name; set cometchat_session_name at server level
+cometchat: CometChat user "noname-050" was created with the uid as name: the session gave no name; set cometchat_session_name at server level
 --- no_error_log
 [alert]

@@ -70,7 +70,7 @@ CometChatEnv::fake_get('/_fake/set?fail_on=create_token&fail_status=500&fail_tim
 --- request eval
 ["GET /page.html", "GET /_fake/stats", "GET /_status"]
 --- more_headers
-Cookie: uid=e500_070
+Cookie: uid=e500-070
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -84,7 +84,7 @@ Cookie: uid=e500_070
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out
-cometchat: CometChat "create auth token" call for uid "e500_070" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR
+cometchat: CometChat "create auth token" call for uid "e500-070" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR
 --- no_error_log
 [alert]
 [crit]
@@ -100,7 +100,7 @@ CometChatEnv::fake_get('/_fake/set?fail_on=create_user&fail_status=503&fail_code
 --- request eval
 ["GET /page.html", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=c503_070
+Cookie: uid=c503-070
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -113,7 +113,7 @@ Cookie: uid=c503_070
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out
-cometchat: CometChat "create user" call for uid "c503_070" failed: HTTP 503, code ERR_SERVICE_UNAVAILABLE
+cometchat: CometChat "create user" call for uid "c503-070" failed: HTTP 503, code ERR_SERVICE_UNAVAILABLE
 --- no_error_log
 [alert]
 [crit]
@@ -129,7 +129,7 @@ CometChatEnv::fake_get('/_fake/set?ratelimit_on=create_token&retry_after=2&ratel
 --- request eval
 ["GET /page.html", "GET /page.html", "GET /page.html", "GET /_fake/stats", "GET /_status"]
 --- more_headers
-Cookie: uid=rl_070
+Cookie: uid=rl-070
 --- error_code eval
 [200, 200, 200, 200, 200]
 --- response_headers eval
@@ -145,7 +145,7 @@ Cookie: uid=rl_070
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "rl_070" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after 2 s\); no CometChat call for "rl_070" for [12] s\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "rl-070" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after 2 s\); no CometChat call for "rl-070" for [12] s\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -160,20 +160,20 @@ select(undef, undef, undef, 3.5);
 --- request eval
 ["GET /page.html", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=rl_070; name=Rita
+Cookie: uid=rl-070; name=Rita
 --- error_code eval
 [200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", ""]
 --- response_body_like eval
 [
-    main::widget_page("rl_070"),
+    main::widget_page("rl-070"),
     CometChatEnv::fake_calls({create_user => 1, create_token => 2}, qr/,/),
 ]
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "rl_070" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after 2 s\); no CometChat call for "rl_070" for [12] s\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "rl-070" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after 2 s\); no CometChat call for "rl-070" for [12] s\n\z/
 --- no_error_log
 [alert]
 
@@ -187,7 +187,7 @@ CometChatEnv::fake_get('/_fake/set?ratelimit_on=create_token&retry_after=300&rat
 --- request eval
 ["GET /page.html", "GET /page.html", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=rlr_070
+Cookie: uid=rlr-070
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -201,7 +201,7 @@ Cookie: uid=rlr_070
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "rlr_070" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after (?:29\d|300) s\); no CometChat call for "rlr_070" for (?:29\d|300) s\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "rlr-070" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after (?:29\d|300) s\); no CometChat call for "rlr-070" for (?:29\d|300) s\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -217,7 +217,7 @@ CometChatEnv::fake_get('/_fake/set?garbage_on=create_token&garbage_times=1');
 --- request eval
 ["GET /page.html", "GET /_fake/stats", "GET /_status"]
 --- more_headers
-Cookie: uid=garb_070
+Cookie: uid=garb-070
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -231,7 +231,7 @@ Cookie: uid=garb_070
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out
-cometchat: CometChat "create auth token" call for uid "garb_070" gave a bad reply: HTTP 200, cannot read "data.authToken": invalid JSON: lexical error: invalid char in json text.
+cometchat: CometChat "create auth token" call for uid "garb-070" gave a bad reply: HTTP 200, cannot read "data.authToken": invalid JSON: lexical error: invalid char in json text.
 --- no_error_log
 [alert]
 [crit]
@@ -243,11 +243,11 @@ cometchat: CometChat "create auth token" call for uid "garb_070" gave a bad repl
 --- config
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::fake_get('/_fake/set?garbage_on=create_user&garbage_times=1&garbage_body=%7B%22data%22%3A%7B%22uid%22%3A%22shape_070%22%2C%22authToken%22%3A%7B%22x%22%3A1%7D%7D%7D');
+CometChatEnv::fake_get('/_fake/set?garbage_on=create_user&garbage_times=1&garbage_body=%7B%22data%22%3A%7B%22uid%22%3A%22shape-070%22%2C%22authToken%22%3A%7B%22x%22%3A1%7D%7D%7D');
 --- request
 GET /page.html
 --- more_headers
-Cookie: uid=shape_070
+Cookie: uid=shape-070
 --- response_headers
 X-CC-Status: error
 --- response_body_like eval
@@ -255,7 +255,7 @@ $::Page
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out
-cometchat: CometChat "create user" call for uid "shape_070" gave a bad reply: HTTP 200, JSON field "data.authToken" is an object, not a string
+cometchat: CometChat "create user" call for uid "shape-070" gave a bad reply: HTTP 200, JSON field "data.authToken" is an object, not a string
 --- no_error_log
 [alert]
 [crit]
@@ -271,7 +271,7 @@ CometChatEnv::fake_get('/_fake/set?drop_on=create_token&drop_times=1');
 --- request
 GET /page.html
 --- more_headers
-Cookie: uid=drop_070
+Cookie: uid=drop-070
 --- response_headers
 X-CC-Status: error
 --- response_body_like eval
@@ -279,7 +279,7 @@ $::Page
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out
-cometchat: CometChat "create auth token" call for uid "drop_070" failed: Empty reply from server
+cometchat: CometChat "create auth token" call for uid "drop-070" failed: Empty reply from server
 --- no_error_log
 [alert]
 [crit]
@@ -299,7 +299,7 @@ cometchat: CometChat "create auth token" call for uid "drop_070" failed: Empty r
 --- request
 GET /refused.html
 --- more_headers
-Cookie: uid=refused_070
+Cookie: uid=refused-070
 --- response_headers
 X-CC-Status: error
 --- response_body_like eval
@@ -307,7 +307,7 @@ $::Page
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "refused_070" failed: Failed to connect to 127\.0\.0\.1 port \d+ after \d+ ms: Couldn't connect to server\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "refused-070" failed: Failed to connect to 127\.0\.0\.1 port \d+ after \d+ ms: Couldn't connect to server\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -330,7 +330,7 @@ CometChatEnv::fake_get('/_fake/set?delay_ms=2000&delay_on=create_token');
 --- request
 GET /slow.html
 --- more_headers
-Cookie: uid=slow_070
+Cookie: uid=slow-070
 --- response_headers
 X-CC-Status: error
 --- response_body_like eval
@@ -338,7 +338,7 @@ $::Page
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out
-cometchat: CometChat "create auth token" call for uid "slow_070" failed: timed out
+cometchat: CometChat "create auth token" call for uid "slow-070" failed: timed out
 --- no_error_log
 [alert]
 [crit]
@@ -360,7 +360,7 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 ["GET /badkey.html", "GET /badkey.html", "GET /badkey.html", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=key_070
+Cookie: uid=key-070
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
@@ -401,7 +401,7 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request
 GET /nov3.html
 --- more_headers
-Cookie: uid=nov3_070
+Cookie: uid=nov3-070
 --- response_headers
 X-CC-Status: error
 --- response_body_like eval
@@ -409,7 +409,7 @@ $::Page
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr{\Acometchat: CometChat "create auth token" call for uid "nov3_070" failed: HTTP 404, no error code in the reply from "http://127\.0\.0\.1:\d+/users/nov3_070/auth_tokens"; check cometchat_api_url \(https://APP_ID\.api-REGION\.cometchat\.io/v3\)\n\z}
+qr{\Acometchat: CometChat "create auth token" call for uid "nov3-070" failed: HTTP 404, no error code in the reply from "http://127\.0\.0\.1:\d+/users/nov3-070/auth_tokens"; check cometchat_api_url \(https://APP_ID\.api-REGION\.cometchat\.io/v3\)\n\z}
 --- no_error_log
 test-rest-key
 [alert]
@@ -432,7 +432,7 @@ CometChatEnv::fake_get('/_fake/set?fail_on=create_token&fail_status=500&fail_tim
 --- request eval
 ["GET /page.html", "GET /site.log"]
 --- more_headers
-Cookie: uid=site_070
+Cookie: uid=site-070
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -440,10 +440,10 @@ Cookie: uid=site_070
 --- response_body_like eval
 [
     $::Page,
-    qr/\A(?:.*\n)*?\S+ \S+ \[error\] \d+#\d+: \*\d+ cometchat: CometChat "create auth token" call for uid "site_070" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR\n/,
+    qr/\A(?:.*\n)*?\S+ \S+ \[error\] \d+#\d+: \*\d+ cometchat: CometChat "create auth token" call for uid "site-070" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR\n/,
 ]
 --- no_error_log
-call for uid "site_070"
+call for uid "site-070"
 [alert]
 [crit]
 [emerg]
@@ -457,15 +457,15 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 ["GET /page.html", "GET /t", "GET /_status", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=ok_070
+Cookie: uid=ok-070
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", "X-CC-Status: hit", "", ""]
 --- response_body_like eval
 [
-    main::widget_page("ok_070"),
-    qr/^status=hit token=ok_070_\d{10}[0-9a-f]{32}\n\z/,
+    main::widget_page("ok-070"),
+    qr/^status=hit token=ok-070_\d{10}[0-9a-f]{32}\n\z/,
     qr/^(?!.*test-rest-key).*cometchat_tokens_minted_total 1\n/s,
     qr/^(?!.*test-rest-key)\{"calls":\{[^}]*"total":2\},"max_concurrency":1,"in_flight":0,"last_apikey_ok":true,"last_headers":\{[^}]*"apikey":"<redacted>","content-type":"application\/json","accept":"application\/json"/,
 ]

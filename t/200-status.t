@@ -34,7 +34,7 @@ __DATA__
 --- config
     location = /as-alice {
         proxy_pass http://127.0.0.1:$server_port/t;
-        proxy_set_header Cookie "uid=alice_200";
+        proxy_set_header Cookie "uid=alice-200";
     }
     location = /anon {
         proxy_pass http://127.0.0.1:$server_port/t;
@@ -44,7 +44,7 @@ __DATA__
         cometchat on;
         cometchat_session /_whoami;
         proxy_pass http://127.0.0.1:$server_port/_page;
-        proxy_set_header Cookie "uid=alice_200";
+        proxy_set_header Cookie "uid=alice-200";
     }
     location = /_page {
         default_type text/html;
@@ -62,14 +62,14 @@ __DATA__
     "GET /_status",
 ]
 --- more_headers
-Cookie: uid=alice_200
+Cookie: uid=alice-200
 --- response_body_like eval
 [
-    qr/^status=minted token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
-    qr/^status=hit token=alice_200_\d+/,
+    qr/^status=minted token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
+    qr/^status=hit token=alice-200_\d+/,
     qr/^status=anonymous token=$/,
     qr/<script/,
     qr/^# HELP cometchat_requests_total .*
@@ -121,7 +121,7 @@ Cookie: uid=alice_200
     }
     location = /as-bob {
         proxy_pass http://127.0.0.1:$server_port/_cometchat/token;
-        proxy_set_header Cookie "uid=bob_200";
+        proxy_set_header Cookie "uid=bob-200";
     }
 --- request eval
 [
@@ -138,8 +138,8 @@ Cookie: uid=alice_200
 [
     qr/^page$/,
     qr/^page$/,
-    qr/"uid":"bob_200"/,
-    qr/"uid":"bob_200"/,
+    qr/"uid":"bob-200"/,
+    qr/"uid":"bob-200"/,
     qr/method not allowed/,
     qr/^cometchat_requests_total 4
 (?s:.*)^cometchat_cache_hits_total 1

@@ -85,7 +85,7 @@ __DATA__
 --- config
     location = /as-carol {
         proxy_pass http://127.0.0.1:$server_port/t;
-        proxy_set_header Cookie "uid=carol_210";
+        proxy_set_header Cookie "uid=carol-210";
     }
     location = /anon {
         proxy_pass http://127.0.0.1:$server_port/t;
@@ -95,7 +95,7 @@ __DATA__
         cometchat on;
         cometchat_session /_whoami;
         proxy_pass http://127.0.0.1:$server_port/_page;
-        proxy_set_header Cookie "uid=carol_210";
+        proxy_set_header Cookie "uid=carol-210";
     }
     location = /_page {
         default_type text/html;
@@ -116,7 +116,7 @@ __DATA__
     "GET /_status",
 ]
 --- more_headers
-Cookie: uid=carol_210
+Cookie: uid=carol-210
 --- response_body_like eval
 [
     qr/^# HELP cometchat_requests_total /,
@@ -124,7 +124,7 @@ Cookie: uid=carol_210
     qr/^status=hit /,
     qr/^status=anonymous /,
     qr/<script/,
-    qr/"uid":"carol_210"/,
+    qr/"uid":"carol-210"/,
     qr/^cometchat_requests_total [1-9]
 (?s:.*)^# HELP cometchat_build_info .+
 ^# TYPE cometchat_build_info gauge

@@ -221,14 +221,14 @@ my $http = HTTP::Tiny->new(timeout => 10);
 my $res;
 for (1 .. 100) {
     $res = $http->get("http://127.0.0.1:$port/index.html",
-                      { headers => { Cookie => 'uid=deb_user_500' } });
+                      { headers => { Cookie => 'uid=deb-user-500' } });
     last if $res->{status} != 599;
     sleep 0.05;
 }
 is($res->{status}, 200, 'signed-in page: 200');
 like($res->{content}, qr/window\.COMETCHAT_WIDGET_CONFIG/,
      'the widget snippet is in the page');
-like($res->{content}, qr/deb_user_500/, '... for this user');
+like($res->{content}, qr/deb-user-500/, '... for this user');
 like($res->{content}, qr/<script.*<\/body>/s, '... before </body>');
 
 $res = $http->get("http://127.0.0.1:$port/index.html");

@@ -228,11 +228,11 @@ for (1 .. 100) {
 
 # ---- injection -------------------------------------------------------------
 
-my ($rc, $ver, $code, $hdrs, $body) = h2get('/small.html', '-b', 'uid=h2_alice');
+my ($rc, $ver, $code, $hdrs, $body) = h2get('/small.html', '-b', 'uid=h2-alice');
 is($rc, 0, 'curl --http2 small page');
 is($ver, '2', '... spoken over HTTP/2');
 is($code, '200', '... 200');
-(my $want = $small) =~ s{</body>}{[cc:h2_alice]\n</body>};
+(my $want = $small) =~ s{</body>}{[cc:h2-alice]\n</body>};
 is($body, $want, '... the snippet before </body>, the rest unchanged');
 
 ($rc, $ver, $code, $hdrs, $body) = h2get('/small.html');
@@ -241,10 +241,10 @@ is($body, $small, '... the page untouched');
 
 # ---- token endpoint, status ------------------------------------------------
 
-($rc, $ver, $code, $hdrs, $body) = h2get('/_cometchat/token', '-b', 'uid=h2_alice');
+($rc, $ver, $code, $hdrs, $body) = h2get('/_cometchat/token', '-b', 'uid=h2-alice');
 is("$ver $code", '2 200', 'token endpoint over HTTP/2: 200');
-like($body, qr/"uid":"h2_alice"/, '... for the user');
-like($body, qr/"authToken":"h2_alice_\d+[0-9a-f]+"/, '... with a token');
+like($body, qr/"uid":"h2-alice"/, '... for the user');
+like($body, qr/"authToken":"h2-alice_\d+[0-9a-f]+"/, '... with a token');
 
 ($rc, $ver, $code, $hdrs, $body) = h2get('/_cometchat/token');
 is("$ver $code", '2 401', 'token endpoint, anonymous: 401');
@@ -258,11 +258,11 @@ like($body, qr/^cometchat_snippets_injected_total [1-9]/m,
 
 # ---- a page larger than the stream window ----------------------------------
 
-($rc, $ver, $code, $hdrs, $body) = h2get('/big.html', '-b', 'uid=h2_bob');
+($rc, $ver, $code, $hdrs, $body) = h2get('/big.html', '-b', 'uid=h2-bob');
 is("$ver $code", '2 200', '200 KB page over HTTP/2: 200');
-my $count = () = $body =~ /\[cc:h2_bob\]/g;
+my $count = () = $body =~ /\[cc:h2-bob\]/g;
 is($count, 1, '... the snippet exactly once');
-($want = $big) =~ s{</body>\n</html>\n\z}{[cc:h2_bob]\n</body>\n</html>\n};
+($want = $big) =~ s{</body>\n</html>\n\z}{[cc:h2-bob]\n</body>\n</html>\n};
 ok($body eq $want, '... right before the last </body>, the rest '
                    . 'byte-identical (' . length($body) . ' bytes)')
     or diag('got ' . length($body) . ' bytes, want ' . length($want));
@@ -271,7 +271,7 @@ if ($hdrs =~ /^content-length: (\d+)/mi) {
 }
 
 # the same page to a slow reader: nginx waits on the stream window
-($rc, $ver, $code, $hdrs, $body) = h2get('/big.html', '-b', 'uid=h2_bob',
+($rc, $ver, $code, $hdrs, $body) = h2get('/big.html', '-b', 'uid=h2-bob',
                                           '--limit-rate', '2M');
 ok($body eq $want, '200 KB page, rate-limited reader: identical');
 
@@ -282,22 +282,22 @@ SKIP: {
     skip 'python3-h2 not installed (apt-get install python3-h2)', 4
         unless $python && system("'$python' -c 'import h2' 2>/dev/null") == 0;
 
-    my $o = `'$python' '$Top/t/lib/h2-reset-client.py' 127.0.0.1 $port /big.html /small.html uid=h2_carol 2>&1`;
+    my $o = `'$python' '$Top/t/lib/h2-reset-client.py' 127.0.0.1 $port /big.html /small.html uid=h2-carol 2>&1`;
     is($?, 0, 'h2 client: RST_STREAM mid-body, then a new stream')
         or diag($o);
     like($o, qr/^reset after \d+ bytes$/m, '... reset after the first DATA');
     like($o, qr/^status 200$/m, '... the next stream on the connection: 200');
-    like($o, qr/\[cc:h2_carol\]\n<\/body>/, '... and injected');
+    like($o, qr/\[cc:h2-carol\]\n<\/body>/, '... and injected');
 }
 
 # curl gives up after 1 s while reading the big page at 20 KB/s
-($rc) = h2get('/big.html', '-b', 'uid=h2_dave', '--limit-rate', '20k',
+($rc) = h2get('/big.html', '-b', 'uid=h2-dave', '--limit-rate', '20k',
               '--max-time', '1');
 is($rc, 28, 'curl aborts the 200 KB transfer mid-body (timeout)');
 
-($rc, $ver, $code, $hdrs, $body) = h2get('/small.html', '-b', 'uid=h2_dave');
+($rc, $ver, $code, $hdrs, $body) = h2get('/small.html', '-b', 'uid=h2-dave');
 is("$ver $code", '2 200', 'the next request works');
-like($body, qr/\[cc:h2_dave\]\n<\/body>/, '... injected');
+like($body, qr/\[cc:h2-dave\]\n<\/body>/, '... injected');
 
 sleep 0.3;
 my @problems = log_problems();
