@@ -395,7 +395,7 @@ CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:named-050');
 --- request
 GET /_cometchat/token
 --- response_body_like eval
-qr/^\{"uid":"named-050","authToken":"named_050_\w+",/
+qr/^\{"uid":"named-050","authToken":"named-050_\w+",/
 --- no_error_log
 was created with the uid as name
 [alert]
@@ -421,7 +421,7 @@ CometChatEnv::redis_cmd('DEL', 'cometchat:testapp:token:noname-050');
 --- request
 GET /_cometchat/token
 --- response_body_like eval
-qr/^\{"uid":"noname-050","authToken":"noname_050_\w+",/
+qr/^\{"uid":"noname-050","authToken":"noname-050_\w+",/
 --- grep_error_log eval
 qr/\[warn\] .*?\Kcometchat: CometChat user .*? was created with the uid as name[^,]*/
 --- grep_error_log_out
