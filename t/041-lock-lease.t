@@ -48,7 +48,7 @@ add_response_body_check(sub {
 
     return if $dry_run || !defined $body;
 
-    if ($body =~ /^status=minted token=((\w+?)_\d{10}[0-9a-f]{32})\n/) {
+    if ($body =~ /^status=minted token=(([\w-]+?)_\d{10}[0-9a-f]{32})\n/) {
         $Page{$2} = $1;
         return;
     }
@@ -171,7 +171,7 @@ Cookie: uid=hand-041
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=hand_041_\w+\n\z/
+qr/^status=minted token=hand-041_\w+\n\z/
 --- error_log
 took over the lock of "a-host-set-by-hand"
 --- no_error_log
@@ -207,7 +207,7 @@ Cookie: uid=stop-041
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=stop_041_\w+\n\z/
+qr/^status=minted token=stop-041_\w+\n\z/
 --- no_error_log
 gave up waiting for another mint
 [error]
@@ -245,7 +245,7 @@ Cookie: uid=kill-041
 --- response_headers
 X-CC-Status: minted
 --- response_body_like eval
-qr/^status=minted token=kill_041_\w+\n\z/
+qr/^status=minted token=kill-041_\w+\n\z/
 --- no_error_log eval
 [
     qr/another mint of "kill-041"(?!:)/,
