@@ -15,7 +15,19 @@
  *   - neither the REST API key nor an Auth Key is anywhere in the HTML;
  *   - the console shows the snippet's success line and no error;
  *   - the token endpoint answers for the same user with the same token;
- *   - after sign-out the widget is gone.
+ *   - the widget's session is stored as CometChat's SDK stores it, the
+ *     page marked the browser (cometchat_chat cookie) and no global holds
+ *     the token once the widget started;
+ *   - B signing in where Ada was gets B's widget, not Ada's stored
+ *     session; after sign-out the next page carries the sign-out snippet,
+ *     expires the cookie and leaves nothing of the user's in storage; the
+ *     page after that is the app's own, byte for byte;
+ *   - CometChat's REAL JS SDK (@cometchat/chat-sdk-javascript, in a
+ *     cometchat_snippet_file page, its calls to CometChat answered here
+ *     with page.route from the fake's tokens, its WebSocket closed):
+ *     A, sign-out (getLoggedinUser() null), B, then A over B;
+ *   - values in a template's URL attribute run no script in Chromium
+ *     (issue 16).
  * Screenshots: build/browser/signed-in.png (the signed-in page) and
  * build/browser/chat-open.png (the stand-in's panel opened).
  *
