@@ -128,6 +128,7 @@ typedef struct {
     void                       *widget;         /* parsed cometchat_widget */
     ngx_str_t                   snippet_file;
     void                       *snippet;        /* compiled template */
+    ngx_str_t                   signout;        /* sign-out snippet */
 } ngx_http_cometchat_loc_conf_t;
 
 

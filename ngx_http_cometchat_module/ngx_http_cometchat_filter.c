@@ -28,6 +28,7 @@
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_template.h"
 #include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_widget.h"
 #include "ngx_http_cometchat_filter.h"
 
 
@@ -77,6 +78,7 @@ struct ngx_http_cometchat_inject_s {
     off_t                        window_start;  /* what it holds of */
     off_t                        window_end;    /* the file buffer */
 
+    unsigned                     signout:1;
     unsigned                     stepped:1;
     unsigned                     as_is:1;
     unsigned                     done:1;
@@ -139,7 +141,9 @@ ngx_http_cometchat_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_cometchat_filter_header(ngx_http_request_t *r)
 {
+    ngx_int_t                       rc;
     ngx_str_t                       nonce;
+    ngx_uint_t                      signout, marked;
     ngx_http_cometchat_ctx_t       *ctx;
     ngx_http_cometchat_inject_t    *ij;
     ngx_http_cometchat_loc_conf_t  *lcf;
@@ -163,12 +167,31 @@ ngx_http_cometchat_filter_header(ngx_http_request_t *r)
 
     ctx = ngx_http_cometchat_get_ctx(r);
 
-    if (ctx == NULL
-        || !ctx->done
-        || (ctx->token_status != NGX_HTTP_COMETCHAT_TOKEN_HIT
-            && ctx->token_status != NGX_HTTP_COMETCHAT_TOKEN_MINTED)
-        || ctx->token.len == 0)
+    if (ctx == NULL || !ctx->done) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /*
+     * A signed-in user gets the widget; an anonymous one gets the sign-out
+     * snippet, but only where the browser was given a widget before (the
+     * marker cookie): other visitors' pages stay as the app sent them.
+     * A session check that failed decides nothing.
+     */
+
+    marked = ngx_http_cometchat_headers_chat_cookie(r);
+
+    if ((ctx->token_status == NGX_HTTP_COMETCHAT_TOKEN_HIT
+         || ctx->token_status == NGX_HTTP_COMETCHAT_TOKEN_MINTED)
+        && ctx->token.len)
     {
+        signout = 0;
+
+    } else if (ctx->token_status == NGX_HTTP_COMETCHAT_TOKEN_ANONYMOUS
+               && marked)
+    {
+        signout = 1;
+
+    } else {
         return ngx_http_next_header_filter(r);
     }
 
@@ -183,11 +206,20 @@ ngx_http_cometchat_filter_header(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
+    ij->signout = signout;
+
     ngx_http_cometchat_headers_nonce(r, &nonce);
 
-    switch (ngx_http_cometchat_snippet_render(r, lcf, ctx, &nonce,
-                                              &ij->snippet))
-    {
+    if (signout) {
+        rc = ngx_http_cometchat_widget_signout_render(r, lcf, &nonce,
+                                                      &ij->snippet);
+
+    } else {
+        rc = ngx_http_cometchat_snippet_render(r, lcf, ctx, &nonce,
+                                               &ij->snippet);
+    }
+
+    switch (rc) {
     case NGX_OK:
         break;
 
@@ -201,11 +233,18 @@ ngx_http_cometchat_filter_header(ngx_http_request_t *r)
     ngx_http_cometchat_match_init(&ij->match, NGX_HTTP_COMETCHAT_TAIL_MAX);
     ij->last_out = &ij->out;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "cometchat inject: snippet %uz bytes, nonce \"%V\", "
-                   "uid \"%V\"", ij->snippet.len, &nonce, &ctx->uid);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: %s %uz bytes, nonce \"%V\", "
+                   "uid \"%V\"", signout ? "sign-out snippet" : "snippet",
+                   ij->snippet.len, &nonce, &ctx->uid);
 
     if (ngx_http_cometchat_headers_inject(r, &ij->snippet) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if ((signout || !marked)
+        && ngx_http_cometchat_headers_set_chat_cookie(r, !signout) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -716,7 +755,9 @@ ngx_http_cometchat_filter_end(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
+        if (!ij->signout) {
+            ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
+        }
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

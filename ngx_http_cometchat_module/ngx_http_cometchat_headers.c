@@ -16,6 +16,9 @@
 
 #define NGX_HTTP_COMETCHAT_NONCE_MAX    256
 
+/* a year: as long-lived as the SDK's storage it stands for, or close */
+#define NGX_HTTP_COMETCHAT_CHAT_COOKIE_AGE  "31536000"
+
 
 static ngx_table_elt_t *ngx_http_cometchat_headers_next(ngx_list_t *list,
     ngx_list_part_t **part, ngx_uint_t *i, char *name);
@@ -150,6 +153,101 @@ ngx_http_cometchat_headers_not_modified(ngx_http_request_t *r)
     r->headers_out.content_type.len = 0;
 
     return 1;
+}
+
+
+/*
+ * Whether the request carries the marker cookie: the browser was given a
+ * widget, so it may hold a CometChat session.  An empty value, as an
+ * expired cookie may still be sent once, does not count.
+ */
+
+ngx_uint_t
+ngx_http_cometchat_headers_chat_cookie(ngx_http_request_t *r)
+{
+    ngx_str_t  name, value;
+
+    ngx_str_set(&name, NGX_HTTP_COMETCHAT_CHAT_COOKIE);
+
+#if (nginx_version >= 1023000)
+    if (ngx_http_parse_multi_header_lines(r, r->headers_in.cookie, &name,
+                                          &value)
+        == NULL)
+    {
+        return 0;
+    }
+#else
+    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name,
+                                          &value)
+        == NGX_DECLINED)
+    {
+        return 0;
+    }
+#endif
+
+    return value.len != 0;
+}
+
+
+/*
+ * Sets the marker cookie (on) or expires it.  Only the browser needs it:
+ * HttpOnly; Lax, so that a top-level navigation from elsewhere still
+ * shows a signed-out page its sign-out snippet; Secure over TLS.
+ */
+
+ngx_int_t
+ngx_http_cometchat_headers_set_chat_cookie(ngx_http_request_t *r,
+    ngx_uint_t on)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_uint_t        secure;
+    ngx_table_elt_t  *h;
+
+    static u_char  set[] = NGX_HTTP_COMETCHAT_CHAT_COOKIE "=1; Max-Age="
+                           NGX_HTTP_COMETCHAT_CHAT_COOKIE_AGE;
+    static u_char  expire[] = NGX_HTTP_COMETCHAT_CHAT_COOKIE "=; Max-Age=0";
+    static u_char  attrs[] = "; Path=/; HttpOnly; SameSite=Lax";
+    static u_char  tls[] = "; Secure";
+
+    secure = 0;
+
+#if (NGX_HTTP_SSL)
+    secure = (r->connection->ssl != NULL);
+#endif
+
+    len = (on ? sizeof(set) : sizeof(expire)) - 1 + sizeof(attrs) - 1
+          + (secure ? sizeof(tls) - 1 : 0);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->lowcase_key = (u_char *) "set-cookie";
+    h->value.data = p;
+
+    p = on ? ngx_cpymem(p, set, sizeof(set) - 1)
+           : ngx_cpymem(p, expire, sizeof(expire) - 1);
+    p = ngx_cpymem(p, attrs, sizeof(attrs) - 1);
+
+    if (secure) {
+        p = ngx_cpymem(p, tls, sizeof(tls) - 1);
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
 }
 
 

@@ -148,6 +148,10 @@ ngx_http_cometchat_snippet_merge(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
+    if (ngx_http_cometchat_widget_signout(cf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /* compile once, and share with every level that changes nothing */
 
     if (prev->snippet && ngx_http_cometchat_template_same(prev, conf)) {

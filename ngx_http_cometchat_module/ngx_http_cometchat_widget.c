@@ -41,8 +41,14 @@
 #define NGX_HTTP_COMETCHAT_FLAVOR_EMBED     1
 #define NGX_HTTP_COMETCHAT_FLAVOR_LEGACY    2
 
+/*
+ * an exact version: a floating "1.x.x" would let a new release change
+ * what runs next to the auth token without a configuration change
+ */
+#define NGX_HTTP_COMETCHAT_EMBED_VERSION    "1.0.36"
 #define NGX_HTTP_COMETCHAT_EMBED_SCRIPT                                      \
-    "https://cdn.jsdelivr.net/npm/@cometchat/chat-embed@1.x.x/dist/main.js"
+    "https://cdn.jsdelivr.net/npm/@cometchat/chat-embed@"                    \
+    NGX_HTTP_COMETCHAT_EMBED_VERSION "/dist/main.js"
 #define NGX_HTTP_COMETCHAT_LEGACY_SCRIPT                                     \
     "https://widget-js.cometchat.io/v3/cometchatwidget.js"
 
@@ -87,6 +93,10 @@ static void ngx_http_cometchat_widget_add_escaped(
     ngx_str_t *value);
 static void ngx_http_cometchat_widget_add_field(
     ngx_http_cometchat_widget_writer_t *wr, char *name, ngx_str_t *value);
+static void ngx_http_cometchat_widget_add_forget(
+    ngx_http_cometchat_widget_writer_t *wr, ngx_str_t *app_id);
+static ngx_int_t ngx_http_cometchat_widget_add_switch(
+    ngx_http_cometchat_widget_writer_t *wr, ngx_str_t *app_id);
 
 
 static ngx_str_t  ngx_http_cometchat_widget_positions[] = {
@@ -329,9 +339,13 @@ ngx_http_cometchat_widget_builtin(ngx_conf_t *cf,
                         " + (e && e.message ? e.message : e));\n"
         "  }\n");
 
+    if (ngx_http_cometchat_widget_add_switch(&wr, &conf->app_id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!legacy) {
         ngx_http_cometchat_widget_add(&wr,
-            "  var config = window.COMETCHAT_WIDGET_CONFIG = {\n"
+            "  var config = {\n"
             "    appID: ");
         ngx_http_cometchat_widget_add_escaped(&wr,
                                        NGX_HTTP_COMETCHAT_ESC_JS_QUOTED,
@@ -412,7 +426,8 @@ ngx_http_cometchat_widget_builtin(ngx_conf_t *cf,
             "    }\n"
             "    try {\n"
             "      Promise.resolve(app.CometChatAuth.start(config))"
-                                                ".then(function () {\n");
+                                                ".then(function () {\n"
+            "        config.authToken = \"\";\n");
 
     } else {
         ngx_http_cometchat_widget_add_field(&wr, "defaultType",
@@ -444,6 +459,113 @@ ngx_http_cometchat_widget_builtin(ngx_conf_t *cf,
 
     text->data = wr.text->elts;
     text->len = wr.text->nelts;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The sign-out snippet, for a page the session check found anonymous in
+ * a browser that had a chat session (NGX_HTTP_COMETCHAT_CHAT_COOKIE):
+ * every front end that is loaded is logged out, then the app's CometChat
+ * storage is removed, so that nothing of the last user's session stays.
+ * It has no per-request values but the nonce; it is built once, from
+ * after "<script" on, and shared with the levels that keep the app ID.
+ */
+
+ngx_int_t
+ngx_http_cometchat_widget_signout(ngx_conf_t *cf,
+    ngx_http_cometchat_loc_conf_t *prev, ngx_http_cometchat_loc_conf_t *conf)
+{
+    ngx_http_cometchat_widget_writer_t  wr;
+
+    if (conf->signout.data) {
+        return NGX_OK;
+    }
+
+    if (prev->signout.data
+        && prev->app_id.len == conf->app_id.len
+        && ngx_strncmp(prev->app_id.data, conf->app_id.data,
+                       conf->app_id.len) == 0)
+    {
+        conf->signout = prev->signout;
+        return NGX_OK;
+    }
+
+    wr.rc = NGX_OK;
+    wr.text = ngx_array_create(cf->pool, 1024, 1);
+    if (wr.text == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_cometchat_widget_add(&wr,
+        ">\n"
+        "(function () {\n");
+    ngx_http_cometchat_widget_add_forget(&wr, &conf->app_id);
+    ngx_http_cometchat_widget_add(&wr,
+        "  function logout(o) {\n"
+        "    try {\n"
+        "      if (o && typeof o.logout === \"function\") {\n"
+        "        Promise.resolve(o.logout()).then(null, function () {});\n"
+        "      }\n"
+        "    } catch (e) {\n"
+        "    }\n"
+        "  }\n"
+        "  logout(window.CometChatApp);\n"
+        "  logout(window.CometChatWidget);\n"
+        "  logout(window.CometChatUIKit || window.CometChat);\n"
+        "  try {\n"
+        "    forget();\n"
+        "  } catch (e) {\n"
+        "  }\n"
+        "  console.info(\"[cometchat] signed out: chat session removed\");\n"
+        "})();\n"
+        "</script>\n");
+
+    if (wr.rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    conf->signout.data = wr.text->elts;
+    conf->signout.len = wr.text->nelts;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cometchat_widget_signout_render(ngx_http_request_t *r,
+    ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *nonce, ngx_str_t *out)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (lcf->signout.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* the nonce has only base64 characters (ngx_http_cometchat_headers.c) */
+
+    len = sizeof("<script nonce=\"\"") - 1 + nonce->len + lcf->signout.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    p = ngx_cpymem(p, "<script", sizeof("<script") - 1);
+
+    if (nonce->len) {
+        p = ngx_cpymem(p, " nonce=\"", sizeof(" nonce=\"") - 1);
+        p = ngx_cpymem(p, nonce->data, nonce->len);
+        *p++ = '"';
+    }
+
+    p = ngx_cpymem(p, lcf->signout.data, lcf->signout.len);
+
+    out->len = p - out->data;
 
     return NGX_OK;
 }
@@ -737,4 +859,71 @@ ngx_http_cometchat_widget_add_field(ngx_http_cometchat_widget_writer_t *wr,
     ngx_http_cometchat_widget_add_escaped(wr,
                                           NGX_HTTP_COMETCHAT_ESC_JS_QUOTED,
                                           value);
+}
+
+
+/*
+ * forget(): removes the app's CometChat storage, "APPID:..." keys (the
+ * SDK's localforage stores, double-JSON-encoded values) in localStorage
+ * and sessionStorage, and the SDK's "sessionId" ("WEB-...") in the latter
+ */
+
+static void
+ngx_http_cometchat_widget_add_forget(ngx_http_cometchat_widget_writer_t *wr,
+    ngx_str_t *app_id)
+{
+    ngx_http_cometchat_widget_add(wr, "  var store = ");
+    ngx_http_cometchat_widget_add_escaped(wr,
+                                          NGX_HTTP_COMETCHAT_ESC_JS_QUOTED,
+                                          app_id);
+    ngx_http_cometchat_widget_add(wr,
+        " + \":\";\n"
+        "  function forget() {\n"
+        "    [window.localStorage, window.sessionStorage]"
+                                        ".forEach(function (s) {\n"
+        "      for (var i = s.length - 1; i >= 0; i--) {\n"
+        "        var k = s.key(i);\n"
+        "        if (k !== null && (k.indexOf(store) === 0\n"
+        "            || (k === \"sessionId\""
+                        " && /^WEB-/.test(s.getItem(k))))) {\n"
+        "          s.removeItem(k);\n"
+        "        }\n"
+        "      }\n"
+        "    });\n"
+        "  }\n");
+}
+
+
+/*
+ * Before the widget script runs: CometChat's embed logs in as the user
+ * its storage holds, whatever token it is given, so a session of another
+ * user (the last one to use this browser) is removed first.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_widget_add_switch(ngx_http_cometchat_widget_writer_t *wr,
+    ngx_str_t *app_id)
+{
+    ngx_http_cometchat_widget_add_forget(wr, app_id);
+    ngx_http_cometchat_widget_add(wr,
+        "  try {\n"
+        "    var seen = localStorage.getItem(store + "
+                                        "\"common_store/user\");\n"
+        "    for (var i = 0; i < 3 && typeof seen === \"string\"; i++) {\n"
+        "      seen = JSON.parse(seen);\n"
+        "    }\n"
+        "    if (seen !== null && !(seen && String(seen.uid).toLowerCase()"
+                                        " === uid.toLowerCase())) {\n"
+        "      forget();\n"
+        "      console.info(\"[cometchat] another user's chat session"
+                                        " was stored here: removed\");\n"
+        "    }\n"
+        "  } catch (e) {\n"
+        "    try {\n"
+        "      forget();\n"
+        "    } catch (e2) {\n"
+        "    }\n"
+        "  }\n");
+
+    return wr->rc;
 }

@@ -66,6 +66,7 @@ our $Start = <<'_EOS_';
     }
     try {
       Promise.resolve(app.CometChatAuth.start(config)).then(function () {
+        config.authToken = "";
 _EOS_
 
 our $End = <<'_EOS_';
@@ -90,6 +91,37 @@ our $Fail = <<'_EOS_';
   }
 _EOS_
 
+# before the widget starts: another user's stored CometChat session goes
+our $Switch = <<'_EOS_';
+  var store = "testapp" + ":";
+  function forget() {
+    [window.localStorage, window.sessionStorage].forEach(function (s) {
+      for (var i = s.length - 1; i >= 0; i--) {
+        var k = s.key(i);
+        if (k !== null && (k.indexOf(store) === 0
+            || (k === "sessionId" && /^WEB-/.test(s.getItem(k))))) {
+          s.removeItem(k);
+        }
+      }
+    });
+  }
+  try {
+    var seen = localStorage.getItem(store + "common_store/user");
+    for (var i = 0; i < 3 && typeof seen === "string"; i++) {
+      seen = JSON.parse(seen);
+    }
+    if (seen !== null && !(seen && String(seen.uid).toLowerCase() === uid.toLowerCase())) {
+      forget();
+      console.info("[cometchat] another user's chat session was stored here: removed");
+    }
+  } catch (e) {
+    try {
+      forget();
+    } catch (e2) {
+    }
+  }
+_EOS_
+
 run_tests();
 
 __DATA__
@@ -107,10 +139,10 @@ Cookie: uid=u102a
 --- response_body eval
 "<html><body><p>x</p>"
 . qq~<div id="cometChatMount"></div>\n~
-. qq~<script defer src="https://cdn.jsdelivr.net/npm/\@cometchat/chat-embed\@1.x.x/dist/main.js"></script>\n~
+. qq~<script defer src="https://cdn.jsdelivr.net/npm/\@cometchat/chat-embed\@1.0.36/dist/main.js"></script>\n~
 . qq~<script>\n(function () {\n  var uid = "u102a";\n~
-. $main::Fail
-. qq~  var config = window.COMETCHAT_WIDGET_CONFIG = {\n~
+. $main::Fail . $main::Switch
+. qq~  var config = {\n~
 . qq~    appID: "testapp", region: "eu",\n~
 . qq~    mode: "authToken", authToken: "TOKEN",\n~
 . qq~    mount: "#cometChatMount", isDocked: true, dockedAlignment: "right", width: "450px", height: "80vh"\n~
@@ -190,7 +222,7 @@ Cookie: uid=u102d
 ["<html><body><p>x</p>"
  . qq~<script defer src="https://widget-js.cometchat.io/v3/cometchatwidget.js"></script>\n~
  . qq~<script>\n(function () {\n  var uid = "u102d";\n~
- . $main::Fail
+ . $main::Fail . $main::Switch
  . qq~  function start() {\n~
  . qq~    var w = window.CometChatWidget;\n~
  . qq~    if (!w) {\n~
@@ -208,7 +240,7 @@ Cookie: uid=u102d
  . qq~<div id="cometChatMount"></div>\n~
  . qq~<script defer src="https://widget-js.cometchat.io/v3/cometchatwidget.js"></script>\n~
  . qq~<script>\n(function () {\n  var uid = "u102d";\n~
- . $main::Fail
+ . $main::Fail . $main::Switch
  . qq~  function start() {\n~
  . qq~    var w = window.CometChatWidget;\n~
  . qq~    if (!w) {\n~

@@ -53,6 +53,11 @@ skip_all('playwright-core not installed in tools/browser/node_modules '
          . '(tools/deps-browser)')
     unless -f "$browser/node_modules/playwright-core/package.json";
 
+skip_all('@cometchat/chat-sdk-javascript not installed in '
+         . 'tools/browser/node_modules (tools/deps-browser)')
+    unless -f "$browser/node_modules/\@cometchat/chat-sdk-javascript/"
+              . "package.json";
+
 skip_all('redis-server not found') unless which('redis-server');
 
 # the nginx and module the rest of the suite uses

@@ -226,14 +226,14 @@ for (1 .. 100) {
     sleep 0.05;
 }
 is($res->{status}, 200, 'signed-in page: 200');
-like($res->{content}, qr/window\.COMETCHAT_WIDGET_CONFIG/,
+like($res->{content}, qr/CometChatAuth\.start\(config\)/,
      'the widget snippet is in the page');
 like($res->{content}, qr/deb-user-500/, '... for this user');
 like($res->{content}, qr/<script.*<\/body>/s, '... before </body>');
 
 $res = $http->get("http://127.0.0.1:$port/index.html");
 is($res->{status}, 200, 'anonymous page: 200');
-unlike($res->{content}, qr/COMETCHAT_WIDGET_CONFIG/, '... without the widget');
+unlike($res->{content}, qr/CometChatAuth/, '... without the widget');
 
 $res = $http->get("http://127.0.0.1:$port/_status");
 like($res->{content},

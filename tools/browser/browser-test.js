@@ -15,7 +15,19 @@
  *   - neither the REST API key nor an Auth Key is anywhere in the HTML;
  *   - the console shows the snippet's success line and no error;
  *   - the token endpoint answers for the same user with the same token;
- *   - after sign-out the widget is gone.
+ *   - the widget's session is stored as CometChat's SDK stores it, the
+ *     page marked the browser (cometchat_chat cookie) and no global holds
+ *     the token once the widget started;
+ *   - B signing in where Ada was gets B's widget, not Ada's stored
+ *     session; after sign-out the next page carries the sign-out snippet,
+ *     expires the cookie and leaves nothing of the user's in storage; the
+ *     page after that is the app's own, byte for byte;
+ *   - CometChat's REAL JS SDK (@cometchat/chat-sdk-javascript, in a
+ *     cometchat_snippet_file page, its calls to CometChat answered here
+ *     with page.route from the fake's tokens, its WebSocket closed):
+ *     A, sign-out (getLoggedinUser() null), B, then A over B;
+ *   - values in a template's URL attribute run no script in Chromium
+ *     (issue 16).
  * Screenshots: build/browser/signed-in.png (the signed-in page) and
  * build/browser/chat-open.png (the stand-in's panel opened).
  *
@@ -46,8 +58,10 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const RUN = path.join(TOP, "tools", "demo", "run");
 const USER_NAME = "Ada Lovelace";
 const APP_USER_ID = "ada-lovelace";
+const USER_NAME_B = "Grace Hopper";
+const APP_USER_ID_B = "grace-hopper";
 const TIMEOUT = 15000;
-const DEADLINE = 180000;
+const DEADLINE = 300000;
 
 /* what the module's built-in snippet logs once the widget has started */
 const SUCCESS_LINE = "[cometchat] widget started for uid ";
@@ -368,14 +382,370 @@ async function run(context, { state, apiKey, base, uid, wantAlign }) {
     ok(await page.locator("#cometchat-standin-button").isVisible(),
        "home page, signed in: chat button visible");
 
-    /* signing out takes the widget away */
-    await Promise.all([page.waitForURL(base),
-                       page.click("header button[type=submit]")]);
-    resp = await page.goto(base);
-    html = await resp.text();
-    ok(!/CometChatApp/.test(html)
-       && await page.locator("#cometchat-standin-button").count() === 0,
-       "after sign-out: no widget", html.slice(-600));
+    await switchAndSignOut(context, page, consoleLines,
+                           { state, base, uid, cfg });
+    await realSdk(context, { state, base, uid });
+    await linkEscaping(context, { base });
+}
+
+/* what the app's pages leave in the browser, for state.app_id */
+function storage(page, appId) {
+    return page.evaluate((prefix) => {
+        const dump = (s) => {
+            const o = {};
+            for (let i = 0; i < s.length; i++) {
+                o[s.key(i)] = s.getItem(s.key(i));
+            }
+            return o;
+        };
+        let user = localStorage.getItem(prefix + "common_store/user");
+        try {
+            user = JSON.parse(JSON.parse(user));
+        } catch (e) {
+            /* as it is */
+        }
+        return { local: dump(localStorage), session: dump(sessionStorage),
+                 ours: Object.keys(localStorage).concat(
+                         Object.keys(sessionStorage)).filter(
+                         (k) => k.startsWith(prefix) || k === "sessionId"),
+                 user };
+    }, appId + ":");
+}
+
+function holds(st, what) {
+    return JSON.stringify([st.local, st.session]).includes(what);
+}
+
+async function signIn(page, base, name, next) {
+    await page.goto(base + "signin"
+                    + (next ? "?next=" + encodeURIComponent(next) : ""));
+    await page.fill("#name", name);
+    await Promise.all([page.waitForURL(base + (next || "").replace(/^\//, "")),
+                       page.click("#signin")]);
+}
+
+async function markerCookie(context, base) {
+    return (await context.cookies(base)).find(
+        (c) => c.name === "cometchat_chat");
+}
+
+/*
+ * Shared browser, with the built-in snippet and the stand-in (which, like
+ * CometChat's embed, stays logged in as the user its storage holds):
+ * Ada's session is stored and the browser marked; B signs in where Ada
+ * was and gets a widget of B's own; B signs out and the next page leaves
+ * nothing of B's; the page after that has no snippet bytes at all.
+ */
+async function switchAndSignOut(context, page, consoleLines,
+                                { state, base, uid, cfg }) {
+    const appId = state.app_id;
+    const uidB = state.uid_prefix + APP_USER_ID_B;
+    const button = page.locator("#cometchat-standin-button");
+
+    let st = await storage(page, appId);
+    ok(st.user && st.user.uid === uid && st.user.authToken === cfg.authToken
+       && st.local[appId + ":common_store/appId"] !== undefined
+       && /^WEB-/.test(st.session.sessionId || ""),
+       `the widget's session is stored as CometChat's SDK stores it `
+       + `(${appId}:common_store/user, double-JSON; sessionId)`, st);
+
+    const marker = await markerCookie(context, base);
+    ok(marker && marker.value === "1" && marker.httpOnly
+       && marker.sameSite === "Lax" && marker.path === "/"
+       && marker.expires > Date.now() / 1000 + 300 * 86400,
+       "the injected page marked the browser: cometchat_chat=1, HttpOnly, "
+       + "SameSite=Lax, Path=/, a year", marker);
+
+    const exposed = await page.evaluate((token) => {
+        const found = [];
+        for (const k of Object.getOwnPropertyNames(window)) {
+            if (k.startsWith("__cometchat") || k === "localStorage"
+                || k === "sessionStorage") {
+                /* the stand-in's test records; the SDK's own storage */
+                continue;
+            }
+            try {
+                const v = window[k];
+                if ((typeof v === "string" && v.includes(token))
+                    || (v && typeof v === "object"
+                        && JSON.stringify(v).includes(token))) {
+                    found.push(k);
+                }
+            } catch (e) {
+                /* not serialisable: not a config object */
+            }
+        }
+        return { found, global: typeof window.COMETCHAT_WIDGET_CONFIG,
+                 kept: window.CometChatApp.CometChatAuth._config.authToken };
+    }, cfg.authToken);
+    ok(exposed.found.length === 0 && exposed.global === "undefined"
+       && exposed.kept === "",
+       "once started, the token is not readable on window outside the "
+       + "SDK's storage (no global config; the config the widget keeps "
+       + "has authToken blanked)",
+       exposed);
+
+    /* the stand-in is faithful: a stored user wins over a new token */
+    const kept = await page.evaluate((c) => {
+        const cfg2 = Object.assign({}, c, { authToken: "someone_1abc" });
+        return window.CometChatApp.CometChatAuth.start(cfg2).then(
+            () => window.__cometchatSession);
+    }, cfg);
+    ok(kept && kept.uid === uid && kept.source === "stored",
+       "stand-in: with a user stored, start() stays logged in as that "
+       + "user and ignores the new token (as the embed does)", kept);
+
+    /* B signs in where Ada was, Ada never signed out */
+    consoleLines.length = 0;
+    await signIn(page, base, USER_NAME_B, "/profile");
+    let visible = true;
+    try {
+        await button.waitFor({ state: "visible", timeout: TIMEOUT });
+    } catch (e) {
+        visible = false;
+    }
+    const sess = await page.evaluate(() => window.__cometchatSession);
+    ok(visible && sess && sess.uid === uidB && sess.source === "token"
+       && sess.authToken.startsWith(uidB + "_")
+       && await button.getAttribute("data-uid") === uidB,
+       `B signs in where Ada was: the widget is B's (${uidB}), logged in `
+       + "with B's token, not Ada's stored session", sess);
+    ok(consoleLines.some((l) => l.text === "[cometchat] another user's "
+                                + "chat session was stored here: removed"),
+       "the snippet said it removed the other user's session",
+       consoleLines);
+    st = await storage(page, appId);
+    ok(st.user && st.user.uid === uidB && !holds(st, cfg.authToken)
+       && !holds(st, uid),
+       "storage now holds B's session and nothing of Ada's", st);
+
+    /* B signs out: the page the app redirects to signs the browser out */
+    consoleLines.length = 0;
+    const [soResp] = await Promise.all([
+        page.waitForResponse((r) => r.url() === base
+                             && r.request().method() === "GET"),
+        page.click("header button[type=submit]")]);
+    await page.waitForURL(base);
+    await page.waitForLoadState("load");
+    const soHtml = await soResp.text();
+    const soCookie = await soResp.headerValue("set-cookie");
+    ok(soHtml.includes("[cometchat] signed out: chat session removed")
+       && !soHtml.includes("CometChatAuth.start")
+       && await button.count() === 0,
+       "after sign-out, the next page has the sign-out snippet, no widget",
+       soHtml.slice(-900));
+    ok(soCookie === "cometchat_chat=; Max-Age=0; Path=/; HttpOnly; "
+                    + "SameSite=Lax"
+       && /private, no-cache/.test(await soResp.headerValue("cache-control")
+                                   || ""),
+       "... which expires the marker cookie and is private, no-cache",
+       { soCookie });
+    st = await storage(page, appId);
+    ok(st.ours.length === 0 && !holds(st, uidB) && !holds(st, uid),
+       "... and leaves nothing of B's (or Ada's) in localStorage or "
+       + "sessionStorage", st);
+    ok(!await markerCookie(context, base)
+       && consoleLines.some((l) => l.text === "[cometchat] signed out: "
+                                              + "chat session removed"),
+       "the marker cookie is gone; the console shows the sign-out line",
+       consoleLines);
+
+    /* from now on an anonymous visitor: not one byte of ours */
+    const resp = await page.goto(base);
+    const html = await resp.text();
+    const direct = await (await page.request.get(
+        `http://127.0.0.1:${state.app_port}/`)).text();
+    ok(html === direct && (await resp.headerValue("set-cookie")) === null,
+       "the page after that, without the cookie: byte for byte the app's "
+       + "own page, no Set-Cookie", { html: html.slice(-400),
+                                      direct: direct.slice(-400) });
+}
+
+/*
+ * CometChat's real JS SDK (@cometchat/chat-sdk-javascript, installed by
+ * tools/deps-browser, served by nginx at /_test/lib/) in a
+ * cometchat_snippet_file page (tools/browser/sdk-snippet.html). Its calls
+ * to CometChat's servers are answered here, from the fake's tokens; its
+ * WebSocket is closed at once.
+ */
+async function realSdk(context, { state, base, uid }) {
+    const appId = state.app_id;
+    const uidB = state.uid_prefix + APP_USER_ID_B;
+    const fake = `http://127.0.0.1:${state.fake_port}`;
+    const settings = {
+        CLIENT_API_HOST: `${appId}.apiclient-${state.region}.cometchat.io`,
+        ADMIN_API_HOST: `${appId}.api-${state.region}.cometchat.io`,
+        CHAT_API_VERSION: "v3.0", APP_VERSION: 4,
+        CHAT_HOST: "ws.cometchat.invalid", CHAT_WSS_PORT: "443",
+        ANALYTICS_PING_DISABLED: true, MODE: "DEFAULT",
+        settingsHash: "h1", settingsHashReceivedAt: 1,
+    };
+    const calls = [];
+    let sockets = 0;
+
+    async function uidOfToken(token) {
+        const stats = await (await fetch(fake + "/_fake/stats")).json();
+        for (const [u, list] of Object.entries(stats.tokens || {})) {
+            if (token && list.includes(token)) {
+                return u;
+            }
+        }
+        return null;
+    }
+
+    await context.route(
+        /^https:\/\/[^/]+\.(cometchat\.io|cc-cluster-2\.io)\//,
+        async (route) => {
+            const req = route.request();
+            const url = new URL(req.url());
+            const token = req.headers().authtoken || "";
+            const cors = { "Access-Control-Allow-Origin": "*",
+                           "Access-Control-Allow-Headers": "*",
+                           "Access-Control-Allow-Methods": "*" };
+            if (req.method() === "OPTIONS") {
+                return route.fulfill({ status: 204, headers: cors });
+            }
+            const who = await uidOfToken(token);
+            calls.push({ method: req.method(), path: url.pathname,
+                         uid: who });
+            let body = { data: [], meta: {} };
+            if (url.pathname === "/v3.0/me" && req.method() === "PUT") {
+                body = who
+                    ? { data: { uid: who, name: who, authToken: token,
+                                status: "available", role: "default",
+                                settings } }
+                    : { error: { code: "AUTH_ERR_AUTH_TOKEN_NOT_FOUND",
+                                 message: "unknown auth token" } };
+            } else if (url.pathname === "/v3.0/me") {
+                body = { data: { success: true } };
+            } else if (url.pathname === "/v3.0/settings") {
+                body = { data: settings };
+            } else if (url.pathname === "/v3.0/user_sessions") {
+                body = { data: {} };
+            }
+            return route.fulfill({ status: 200, headers: cors,
+                                   contentType: "application/json",
+                                   body: JSON.stringify(body) });
+        });
+    await context.routeWebSocket(/.*/, (ws) => {
+        sockets++;
+        ws.close();
+    });
+
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const result = async () => {
+        const h = await page.waitForFunction(() => window.__sdkResult,
+                                             null, { timeout: TIMEOUT });
+        return h.jsonValue();
+    };
+    const loggedIn = () => page.evaluate(
+        () => CometChat.getLoggedinUser().then((u) => u && u.getUid()));
+
+    /* A */
+    await signIn(page, base, USER_NAME, "/_test/sdk/profile");
+    let r = await result();
+    let who = await loggedIn();
+    const putsA = calls.filter((c) => c.method === "PUT"
+                                      && c.path === "/v3.0/me");
+    ok(r.ok && r.uid === uid && who === uid && putsA.length >= 1
+       && putsA.every((c) => c.uid === uid),
+       `real SDK ${require("@cometchat/chat-sdk-javascript/package.json")
+                   .version}: A signs in, login() with the module's token: `
+       + `getLoggedinUser() is ${uid}`, { r, who, calls });
+    let st = await storage(page, appId);
+    const tokenA = st.user && st.user.authToken;
+    ok(st.user && st.user.uid === uid && tokenA
+       && tokenA.startsWith(uid + "_"),
+       `the SDK stored A's session in ${appId}:common_store/user`, st);
+
+    /* A signs out: the app's redirect lands on a page with the sign-out
+       snippet; then the SDK on that page finds no one */
+    await page.goto(base + "signout");
+    await page.waitForLoadState("load");
+    st = await storage(page, appId);
+    ok(st.ours.length === 0 && !holds(st, tokenA) && !holds(st, uid),
+       "real SDK: A signs out: nothing of A's in localStorage or "
+       + "sessionStorage on the next page", st);
+    await page.addScriptTag({ url: "/_test/lib/CometChat.js" });
+    who = await page.evaluate(([app, region]) => CometChat.init(
+        app, new CometChat.AppSettingsBuilder().setRegion(region).build())
+        .then(() => CometChat.getLoggedinUser())
+        .then((u) => u && u.getUid()), [appId, state.region]);
+    ok(who === null,
+       "... and CometChat.getLoggedinUser() there is null", who);
+
+    /* B */
+    await signIn(page, base, USER_NAME_B, "/_test/sdk/profile");
+    r = await result();
+    who = await loggedIn();
+    ok(r.ok && r.uid === uidB && who === uidB,
+       `real SDK: B signs in: getLoggedinUser() is ${uidB}`, { r, who });
+
+    /* A signs in over B, B never signed out: the template logs B out */
+    calls.length = 0;
+    await signIn(page, base, USER_NAME, "/_test/sdk/profile");
+    r = await result();
+    who = await loggedIn();
+    const del = calls.filter((c) => c.method === "DELETE"
+                                    && c.path === "/v3.0/me");
+    ok(r.ok && r.uid === uid && who === uid && del.length === 1
+       && del[0].uid === uidB,
+       "real SDK: A signs in where B was: B logged out (DELETE /v3.0/me "
+       + "with B's token), then A logged in", { r, who, calls });
+    ok(sockets > 0 && errors.length === 0,
+       "the SDK's WebSocket was closed by the test; no page errors",
+       { sockets, errors });
+    await page.close();
+}
+
+/*
+ * Issue 16: values in a URL attribute (allowed after a scheme) cannot
+ * run script or break out of the attribute or the element. The link's
+ * attribute and text are the raw value: the template escaped it for HTML
+ * and the browser decoded it back.
+ */
+async function linkEscaping(context, { base }) {
+    const payloads = ["x');document.body.setAttribute('data-pwned','yes');//",
+                      "%27", "&#x27;", "</a>"];
+    const page = await context.newPage();
+    for (const p of payloads) {
+        const url = base + "_test/link?room=" + p.replace(/#/g, "%23");
+        /* what $arg_room gets: the WHATWG URL's query (as Chromium sends
+           it) up to the next "&" */
+        const sent = new URL(url).search.replace(/^\?room=/, "")
+                                        .split("&")[0];
+        await page.setExtraHTTPHeaders({ "X-Room": p });
+        await page.goto(url);
+        const got = await page.evaluate(() => {
+            const a = document.getElementById("openchat");
+            const h = document.getElementById("openchat-h");
+            return {
+                pwned: document.querySelectorAll("[data-pwned]").length,
+                links: document.querySelectorAll("a[id^=openchat]").length,
+                href: a && a.getAttribute("href"), text: a && a.textContent,
+                hrefH: h && h.getAttribute("href"),
+                textH: h && h.textContent, resolved: h && h.href,
+            };
+        });
+        let clicked = null;
+        if (got.resolved) {
+            await Promise.all([page.waitForURL(got.resolved),
+                               page.click("#openchat-h")]);
+            clicked = page.url();
+        }
+        const after = await page.evaluate(
+            () => document.querySelectorAll("[data-pwned]").length);
+        ok(got.pwned === 0 && after === 0 && got.links === 2
+           && got.href === "/chat?room=" + sent && got.text === sent
+           && got.hrefH === "/chat?room=" + p && got.textH === p
+           && clicked === got.resolved,
+           `template URL attribute, payload ${JSON.stringify(p)}: no script `
+           + "ran, href and text are the value as sent, the click "
+           + "navigates to it", { sent, got, clicked });
+    }
+    await page.close();
 }
 
 const timer = setTimeout(() => {

@@ -24,6 +24,22 @@
  *
  * It never contacts anything. It resolves start()'s promise with
  * {uid, mode} on success and rejects it (after logging) on a bad config.
+ *
+ * The session, as CometChat's SDK keeps it (docs/cometchat-api.md): the
+ * logged-in user is stored in localStorage under
+ * "{appID}:common_store/user", its value JSON encoded twice, next to
+ * "{appID}:common_store/appId" and "{appID}:keys_store/deviceId", and
+ * sessionStorage "sessionId" = "WEB-...". Like the real embed, start()
+ * in authToken mode first looks there: if a user is stored it stays
+ * logged in as that user ("Already logged-in") and ignores the token it
+ * was given. Only with nothing stored does it log in with the token
+ * (whose uid, for the fake's tokens, is the part before the last "_")
+ * and store the user. CometChatApp.logout() removes the stored session
+ * (every common_store key but appId, and sessionId), as the SDK's
+ * logout() does after its DELETE /v3.0/me. window.__cometchatSession
+ * tells tests who is logged in and how ("stored" or "token"). Like the
+ * real embed, CometChatAuth keeps the config object it was given
+ * (CometChatAuth._config).
  */
 (function () {
     "use strict";
@@ -181,8 +197,87 @@
         }
     }
 
+    /* the SDK's storage: localforage over localStorage, "{appID}:..." */
+    var appID = null;
+
+    function enc(v) {
+        return JSON.stringify(JSON.stringify(v));
+    }
+
+    function storedUser() {
+        var v;
+        try {
+            v = window.localStorage.getItem(appID + ":common_store/user");
+            return v === null ? null : JSON.parse(JSON.parse(v));
+        } catch (e) {
+            return null;    /* no storage here (about:blank) */
+        }
+    }
+
+    function storeSession(user) {
+        try {
+            var ls = window.localStorage;
+            ls.setItem(appID + ":common_store/appId", enc(appID));
+            ls.setItem(appID + ":keys_store/deviceId",
+                       enc(appID + "_standin_" + Date.now()));
+            ls.setItem(appID + ":common_store/user", enc(user));
+            window.sessionStorage.setItem("sessionId",
+                                          "WEB-4_2_0-standin-" + Date.now());
+        } catch (e) {
+            /* no storage here (about:blank) */
+        }
+    }
+
+    function clearSession() {
+        var ls, i, k;
+        try {
+            ls = window.localStorage;
+            for (i = ls.length - 1; i >= 0; i--) {
+                k = ls.key(i);
+                if (k.indexOf(appID + ":common_store/") === 0
+                    && k !== appID + ":common_store/appId")
+                {
+                    ls.removeItem(k);
+                }
+            }
+            window.sessionStorage.removeItem("sessionId");
+        } catch (e) {
+            /* no storage here */
+        }
+    }
+
+    /* the embed's login(): "Already logged-in" wins over the token */
+    function sessionFor(config) {
+        var stored = storedUser();
+        var session;
+
+        if (stored && stored.uid) {
+            session = { uid: stored.uid, source: "stored",
+                        authToken: stored.authToken };
+        } else {
+            session = { uid: tokenUid(config.authToken), source: "token",
+                        authToken: config.authToken };
+            storeSession({ uid: session.uid, name: session.uid,
+                           authToken: config.authToken,
+                           status: "available", role: "default" });
+        }
+        window.__cometchatSession = session;
+        return session;
+    }
+
+    function logout() {
+        record("logout", null, appID ? null : "not initialised");
+        if (!appID) {
+            return Promise.reject(new Error("CometChat is not initialised"));
+        }
+        clearSession();
+        window.__cometchatSession = null;
+        return Promise.resolve();
+    }
+
     function start(config) {
         var err = validate(config);
+        var session;
 
         if (err) {
             record("CometChatAuth.start", config, err);
@@ -191,6 +286,9 @@
         }
 
         record("CometChatAuth.start", config, null);
+        window.CometChatApp.CometChatAuth._config = config;
+        appID = String(config.appID);
+        session = config.mode === "authToken" ? sessionFor(config) : null;
         return new Promise(function (resolve) {
             whenReady(function () {
                 render({
@@ -199,9 +297,7 @@
                     docked: config.isDocked,
                     width: config.width,
                     height: config.height,
-                    uid: config.uid || (config.mode === "authToken"
-                                        ? tokenUid(config.authToken)
-                                        : null)
+                    uid: config.uid || (session ? session.uid : null)
                 });
                 resolve({ uid: config.uid || null, mode: config.mode });
             });
@@ -222,6 +318,7 @@
             return Promise.reject(new Error(err));
         }
         creds = c;
+        appID = String(c.appID);
         return Promise.resolve(true);
     }
 
@@ -267,12 +364,14 @@
     window.CometChatApp.init = init;
     window.CometChatApp.login = login;
     window.CometChatApp.launch = launch;
+    window.CometChatApp.logout = logout;
     window.CometChatApp.__standin = true;
 
     window.CometChatWidget = window.CometChatWidget || {
         init: init,
         login: login,
         launch: launch,
+        logout: logout,
         __standin: true
     };
 }());
