@@ -26,6 +26,7 @@ char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
 #define NGX_HTTP_COMETCHAT_LOG_CONFIG       4   /* bad api key, bad uid */
 #define NGX_HTTP_COMETCHAT_LOG_RATE_LIMIT   5
 #define NGX_HTTP_COMETCHAT_LOG_API_KEY      6   /* key rejected */
+#define NGX_HTTP_COMETCHAT_LOG_PROFILE      7   /* profile update failed */
 #define NGX_HTTP_COMETCHAT_LOG_KINDS        16
 ngx_uint_t ngx_http_cometchat_log_allowed(ngx_uint_t kind);
 
