@@ -4,6 +4,9 @@
  * token; when the user does not exist, create it with a token in the same
  * call; when another host created it meanwhile, ask for the token again.
  *
+ * The same machinery makes the one other call, update user, for profile
+ * sync (ngx_http_cometchat_profile.c): a "mint" that only updates.
+ *
  * A mint owns copies of everything it uses, in its own pool: the caller
  * may cancel it at any time and the request that started it may be gone.
  * Its handler is called exactly once, never from inside mint_start(),
@@ -33,6 +36,7 @@
 #define NGX_HTTP_COMETCHAT_MINT_TOKEN       0   /* create auth token */
 #define NGX_HTTP_COMETCHAT_MINT_CREATE      1   /* create user */
 #define NGX_HTTP_COMETCHAT_MINT_TOKEN_AGAIN 2   /* after a create race */
+#define NGX_HTTP_COMETCHAT_MINT_UPDATE      3   /* update user, alone */
 
 
 struct ngx_http_cometchat_mint_s {
@@ -63,6 +67,10 @@ struct ngx_http_cometchat_mint_s {
 };
 
 
+static ngx_http_cometchat_mint_t *ngx_http_cometchat_api_start(
+    ngx_http_cometchat_loc_conf_t *lcf, ngx_uint_t state, ngx_str_t *uid,
+    ngx_str_t *name, ngx_str_t *avatar,
+    ngx_http_cometchat_mint_handler_pt handler, void *data, ngx_log_t *log);
 static ngx_int_t ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint,
     ngx_uint_t state);
 static void ngx_http_cometchat_api_reply(void *data,
@@ -90,12 +98,14 @@ static void ngx_http_cometchat_api_code(ngx_pool_t *pool, ngx_str_t *body,
 
 
 static ngx_str_t  ngx_http_cometchat_api_post_method = ngx_string("POST");
+static ngx_str_t  ngx_http_cometchat_api_put_method = ngx_string("PUT");
 static ngx_str_t  ngx_http_cometchat_api_none = ngx_string("none");
 
 static ngx_str_t  ngx_http_cometchat_api_calls[] = {
     ngx_string("create auth token"),
     ngx_string("create user"),
-    ngx_string("create auth token")
+    ngx_string("create auth token"),
+    ngx_string("update user")
 };
 
 static ngx_str_t  ngx_http_cometchat_api_token_parts[] = {
@@ -134,6 +144,31 @@ ngx_http_cometchat_api_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
     ngx_str_t *uid, ngx_str_t *name, ngx_str_t *avatar,
     ngx_http_cometchat_mint_handler_pt handler, void *data, ngx_log_t *log)
 {
+    return ngx_http_cometchat_api_start(lcf, NGX_HTTP_COMETCHAT_MINT_TOKEN,
+                                        uid, name, avatar, handler, data,
+                                        log);
+}
+
+
+/* name, avatar: as ngx_http_cometchat_api_user_name() and _avatar() give
+ * them; an empty one is left out of the update */
+
+ngx_http_cometchat_mint_t *
+ngx_http_cometchat_api_update_start(ngx_http_cometchat_loc_conf_t *lcf,
+    ngx_str_t *uid, ngx_str_t *name, ngx_str_t *avatar,
+    ngx_http_cometchat_mint_handler_pt handler, void *data, ngx_log_t *log)
+{
+    return ngx_http_cometchat_api_start(lcf, NGX_HTTP_COMETCHAT_MINT_UPDATE,
+                                        uid, name, avatar, handler, data,
+                                        log);
+}
+
+
+static ngx_http_cometchat_mint_t *
+ngx_http_cometchat_api_start(ngx_http_cometchat_loc_conf_t *lcf,
+    ngx_uint_t state, ngx_str_t *uid, ngx_str_t *name, ngx_str_t *avatar,
+    ngx_http_cometchat_mint_handler_pt handler, void *data, ngx_log_t *log)
+{
     time_t                      now;
     ngx_pool_t                 *pool;
     ngx_http_cometchat_mint_t  *mint;
@@ -167,10 +202,17 @@ ngx_http_cometchat_api_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
         goto failed;
     }
 
-    ngx_http_cometchat_api_set_name(mint, name);
+    if (state == NGX_HTTP_COMETCHAT_MINT_UPDATE) {
+        if (ngx_http_cometchat_api_copy(pool, &mint->name, name) != NGX_OK) {
+            goto failed;
+        }
 
-    if (mint->name.data == NULL) {
-        goto failed;
+    } else {
+        ngx_http_cometchat_api_set_name(mint, name);
+
+        if (mint->name.data == NULL) {
+            goto failed;
+        }
     }
 
     if (avatar && avatar->len) {
@@ -211,9 +253,7 @@ ngx_http_cometchat_api_mint_start(ngx_http_cometchat_loc_conf_t *lcf,
         return mint;
     }
 
-    if (ngx_http_cometchat_api_call(mint, NGX_HTTP_COMETCHAT_MINT_TOKEN)
-        != NGX_OK)
-    {
+    if (ngx_http_cometchat_api_call(mint, state) != NGX_OK) {
         ngx_http_cometchat_api_post(mint);
     }
 
@@ -257,9 +297,10 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
 {
     u_char     *p;
     size_t      len, n;
-    ngx_str_t   url, body;
+    ngx_str_t   url, body, *method;
 
     mint->state = state;
+    method = &ngx_http_cometchat_api_post_method;
 
     n = ngx_escape_uri(NULL, mint->uid.data, mint->uid.len,
                        NGX_ESCAPE_URI_COMPONENT);
@@ -311,6 +352,61 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
 
         body.len = p - body.data;
 
+    } else if (state == NGX_HTTP_COMETCHAT_MINT_UPDATE) {
+
+        /* PUT /users/{uid} {"name", "avatar"}: the ones given */
+
+        method = &ngx_http_cometchat_api_put_method;
+
+        len = mint->api_url.len + sizeof("/users/") - 1 + mint->uid.len
+              + 2 * n;
+
+        url.data = ngx_pnalloc(mint->pool, len);
+        if (url.data == NULL) {
+            goto nomem;
+        }
+
+        p = ngx_sprintf(url.data, "%V/users/", &mint->api_url);
+        p = (u_char *) ngx_escape_uri(p, mint->uid.data, mint->uid.len,
+                                      NGX_ESCAPE_URI_COMPONENT);
+
+        url.len = p - url.data;
+
+        len = sizeof("{\"name\":\"\",\"avatar\":\"\"}") - 1
+              + ngx_http_cometchat_escape_json_body(NULL, mint->name.data,
+                                                    mint->name.len)
+              + ngx_http_cometchat_escape_json_body(NULL, mint->avatar.data,
+                                                    mint->avatar.len);
+
+        body.data = ngx_pnalloc(mint->pool, len);
+        if (body.data == NULL) {
+            goto nomem;
+        }
+
+        p = ngx_cpymem(body.data, "{", 1);
+
+        if (mint->name.len) {
+            p = ngx_cpymem(p, "\"name\":\"", sizeof("\"name\":\"") - 1);
+            p += ngx_http_cometchat_escape_json_body(p, mint->name.data,
+                                                     mint->name.len);
+            *p++ = '"';
+        }
+
+        if (mint->avatar.len) {
+            if (mint->name.len) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, "\"avatar\":\"", sizeof("\"avatar\":\"") - 1);
+            p += ngx_http_cometchat_escape_json_body(p, mint->avatar.data,
+                                                     mint->avatar.len);
+            *p++ = '"';
+        }
+
+        *p++ = '}';
+
+        body.len = p - body.data;
+
     } else {
 
         /* POST /users/{uid}/auth_tokens {} */
@@ -335,8 +431,7 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
 
     mint->url = url;
 
-    mint->call = ngx_http_cometchat_rest_start(
-                                      &ngx_http_cometchat_api_post_method,
+    mint->call = ngx_http_cometchat_rest_start(method,
                                       &url, &mint->api_key, &body,
                                       mint->timeout,
                                       ngx_http_cometchat_api_reply, mint,
@@ -398,6 +493,13 @@ ngx_http_cometchat_api_success(ngx_http_cometchat_mint_t *mint,
     u_char     buf[NGX_HTTP_COMETCHAT_JSON_ERR_LEN];
     ngx_int_t  rc;
     ngx_str_t  token, uid, err;
+
+    if (mint->state == NGX_HTTP_COMETCHAT_MINT_UPDATE) {
+        /* the updated user: nothing in it is needed */
+        mint->result.rc = NGX_OK;
+        ngx_http_cometchat_api_finish(mint);
+        return;
+    }
 
     err.data = buf;
     err.len = sizeof(buf);
@@ -741,12 +843,37 @@ static void
 ngx_http_cometchat_api_set_name(ngx_http_cometchat_mint_t *mint,
     ngx_str_t *name)
 {
-    u_char     *p, *last;
-    ngx_str_t   n;
+    ngx_str_t  n;
 
     /* CometChat requires a name that is not blank: fall back to the uid */
 
+    ngx_http_cometchat_api_user_name(name, &n);
+
+    if (n.len == 0) {
+        n = mint->uid;
+        mint->nameless = 1;
+    }
+
+    if (ngx_http_cometchat_api_copy(mint->pool, &mint->name, &n) != NGX_OK) {
+        mint->name.data = NULL;
+        return;
+    }
+}
+
+
+/*
+ * The name as it is sent to CometChat: trimmed, at most 100 characters;
+ * empty when blank (a mint then sends the uid).  out points into name.
+ */
+
+void
+ngx_http_cometchat_api_user_name(ngx_str_t *name, ngx_str_t *out)
+{
+    u_char     *p, *last;
+    ngx_str_t   n;
+
     n.len = 0;
+    n.data = NULL;
 
     if (name && name->len) {
         p = name->data;
@@ -768,18 +895,28 @@ ngx_http_cometchat_api_set_name(ngx_http_cometchat_mint_t *mint,
         n.len = last - p;
     }
 
-    if (n.len == 0) {
-        n = mint->uid;
-        mint->nameless = 1;
+    if (n.len) {
+        n.len = ngx_http_cometchat_escape_utf8_cut(n.data, n.len,
+                                                   NGX_HTTP_COMETCHAT_NAME_MAX);
     }
 
-    n.len = ngx_http_cometchat_escape_utf8_cut(n.data, n.len,
-                                                  NGX_HTTP_COMETCHAT_NAME_MAX);
+    *out = n;
+}
 
-    if (ngx_http_cometchat_api_copy(mint->pool, &mint->name, &n) != NGX_OK) {
-        mint->name.data = NULL;
+
+/* the avatar as it is sent to CometChat; empty when it is not usable */
+
+void
+ngx_http_cometchat_api_user_avatar(ngx_str_t *avatar, ngx_str_t *out)
+{
+    if (avatar && avatar->len
+        && ngx_http_cometchat_api_valid_avatar(avatar) == NGX_OK)
+    {
+        *out = *avatar;
         return;
     }
+
+    ngx_str_null(out);
 }
 
 

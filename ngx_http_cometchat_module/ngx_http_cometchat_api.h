@@ -30,5 +30,14 @@ ngx_http_cometchat_mint_t *ngx_http_cometchat_api_mint_start(
     void *data, ngx_log_t *log);
 void ngx_http_cometchat_api_mint_cancel(ngx_http_cometchat_mint_t *mint);
 
+/* update user: result.rc NGX_OK on success, no token; cancelled alike */
+ngx_http_cometchat_mint_t *ngx_http_cometchat_api_update_start(
+    ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *uid, ngx_str_t *name,
+    ngx_str_t *avatar, ngx_http_cometchat_mint_handler_pt handler,
+    void *data, ngx_log_t *log);
+
+void ngx_http_cometchat_api_user_name(ngx_str_t *name, ngx_str_t *out);
+void ngx_http_cometchat_api_user_avatar(ngx_str_t *avatar, ngx_str_t *out);
+
 
 #endif /* _NGX_HTTP_COMETCHAT_API_H_INCLUDED_ */

@@ -7,6 +7,10 @@
  * Retry-After, and a "minting" marker that plays the lock when there is
  * no Redis.  The flights in ngx_http_cometchat_token.c decide when to use
  * it; this file only keeps it.  A reload keeps the zone.
+ *
+ * Next to the token, a node keeps the profile fingerprint last sent to
+ * CometChat for that user and an "updating" marker, for
+ * ngx_http_cometchat_profile.c: a hit compares the profile in memory.
  */
 
 
@@ -35,6 +39,8 @@ typedef struct {
                                                  Redis: never written
                                                  back, its key may have
                                                  been deleted on purpose */
+    ngx_msec_t                    profiling;  /* update marker until */
+    u_char                        profile[NGX_HTTP_COMETCHAT_PROFILE_LEN];
     size_t                        room;
     ngx_str_t                     token;
     u_char                        data[1];
@@ -211,9 +217,10 @@ ngx_http_cometchat_cache_get(ngx_http_cometchat_cache_sh_t *sh,
     ngx_slab_pool_t *shpool, ngx_str_t *key, size_t room)
 {
     size_t                             size;
+    u_char                             profile[NGX_HTTP_COMETCHAT_PROFILE_LEN];
     time_t                             expire, retry;
     uint32_t                           hash;
-    ngx_msec_t                         minting;
+    ngx_msec_t                         minting, profiling;
     ngx_http_cometchat_cache_node_t   *tn;
 
     hash = ngx_crc32_short(key->data, key->len);
@@ -223,6 +230,8 @@ ngx_http_cometchat_cache_get(ngx_http_cometchat_cache_sh_t *sh,
     expire = 0;
     retry = 0;
     minting = ngx_current_msec;
+    profiling = ngx_current_msec;
+    profile[0] = '\0';
 
     if (tn) {
         if (tn->room >= room) {
@@ -234,6 +243,8 @@ ngx_http_cometchat_cache_get(ngx_http_cometchat_cache_sh_t *sh,
         expire = tn->expire;
         retry = tn->retry;
         minting = tn->minting;
+        profiling = tn->profiling;
+        ngx_memcpy(profile, tn->profile, NGX_HTTP_COMETCHAT_PROFILE_LEN);
 
         ngx_http_cometchat_cache_free(sh, shpool, tn);
     }
@@ -275,6 +286,8 @@ ngx_http_cometchat_cache_get(ngx_http_cometchat_cache_sh_t *sh,
     tn->expire = expire;
     tn->retry = retry;
     tn->minting = minting;
+    tn->profiling = profiling;
+    ngx_memcpy(tn->profile, profile, NGX_HTTP_COMETCHAT_PROFILE_LEN);
 
     ngx_rbtree_insert(&sh->rbtree, &tn->sn.node);
     ngx_queue_insert_head(&sh->lru, &tn->queue);
@@ -309,7 +322,8 @@ ngx_http_cometchat_cache_expire(ngx_http_cometchat_cache_sh_t *sh,
         tn = ngx_queue_data(q, ngx_http_cometchat_cache_node_t, queue);
 
         if (tn->expire > now || tn->retry > now
-            || (ngx_msec_int_t) (tn->minting - ngx_current_msec) > 0)
+            || (ngx_msec_int_t) (tn->minting - ngx_current_msec) > 0
+            || (ngx_msec_int_t) (tn->profiling - ngx_current_msec) > 0)
         {
             if (!force) {
                 return;
@@ -542,6 +556,136 @@ ngx_http_cometchat_cache_unlock(ngx_str_t *key)
                                         ngx_crc32_short(key->data, key->len));
     if (tn) {
         tn->minting = ngx_current_msec;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * The profile fingerprint kept for key, copied into fp->data
+ * (NGX_HTTP_COMETCHAT_PROFILE_LEN bytes); fp->len is 0 when there is none.
+ */
+
+void
+ngx_http_cometchat_cache_profile(ngx_str_t *key, ngx_str_t *fp)
+{
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_cometchat_cache_sh_t     *sh;
+    ngx_http_cometchat_cache_node_t   *tn;
+
+    fp->len = 0;
+
+    sh = ngx_http_cometchat_cache_shared(&shpool);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    tn = ngx_http_cometchat_cache_find(sh, key,
+                                        ngx_crc32_short(key->data, key->len));
+
+    if (tn && tn->profile[0]) {
+        ngx_memcpy(fp->data, tn->profile, NGX_HTTP_COMETCHAT_PROFILE_LEN);
+        fp->len = NGX_HTTP_COMETCHAT_PROFILE_LEN;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * Before a profile update without Redis: RETRY while a 429 runs, SAME when
+ * fp is what was last sent, BUSY while another worker updates, else takes
+ * the marker for lock milliseconds: LOCKED.
+ */
+
+ngx_uint_t
+ngx_http_cometchat_cache_profile_lock(ngx_str_t *key, ngx_str_t *fp,
+    ngx_msec_t lock)
+{
+    ngx_uint_t                         rc;
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_cometchat_cache_sh_t     *sh;
+    ngx_http_cometchat_cache_node_t   *tn;
+
+    sh = ngx_http_cometchat_cache_shared(&shpool);
+
+    if (sh == NULL) {
+        return NGX_HTTP_COMETCHAT_CACHE_LOCKED;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    tn = ngx_http_cometchat_cache_get(sh, shpool, key, 0);
+
+    if (tn == NULL) {
+        /* no room for a marker: update anyway */
+        rc = NGX_HTTP_COMETCHAT_CACHE_LOCKED;
+
+    } else if (tn->retry > ngx_time()) {
+        rc = NGX_HTTP_COMETCHAT_CACHE_RETRY;
+
+    } else if (fp->len == NGX_HTTP_COMETCHAT_PROFILE_LEN
+               && ngx_memcmp(tn->profile, fp->data, fp->len) == 0)
+    {
+        rc = NGX_HTTP_COMETCHAT_CACHE_SAME;
+
+    } else if ((ngx_msec_int_t) (tn->profiling - ngx_current_msec) > 0) {
+        rc = NGX_HTTP_COMETCHAT_CACHE_BUSY;
+
+    } else {
+        tn->profiling = ngx_current_msec + lock;
+        rc = NGX_HTTP_COMETCHAT_CACHE_LOCKED;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Stores the fingerprint last sent (fp != NULL) and drops the update
+ * marker; or keeps a 429's Retry-After (retry != 0) for the user, as a
+ * mint's 429 is kept: no CometChat call for that user until then.  A
+ * failure stores neither: the marker stays until it expires, and the
+ * update is retried after that.
+ */
+
+void
+ngx_http_cometchat_cache_profile_store(ngx_str_t *key, ngx_str_t *fp,
+    time_t retry)
+{
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_cometchat_cache_sh_t     *sh;
+    ngx_http_cometchat_cache_node_t   *tn;
+
+    if (fp && fp->len != NGX_HTTP_COMETCHAT_PROFILE_LEN) {
+        return;
+    }
+
+    sh = ngx_http_cometchat_cache_shared(&shpool);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    tn = ngx_http_cometchat_cache_get(sh, shpool, key, 0);
+
+    if (tn) {
+        if (fp) {
+            ngx_memcpy(tn->profile, fp->data, fp->len);
+            tn->profiling = ngx_current_msec;
+        }
+
+        if (retry) {
+            tn->retry = retry;
+        }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);

@@ -19,6 +19,10 @@
 #define NGX_HTTP_COMETCHAT_CACHE_BUSY        3   /* another worker mints */
 #define NGX_HTTP_COMETCHAT_CACHE_LOCKED      4   /* the marker is ours */
 #define NGX_HTTP_COMETCHAT_CACHE_FRESH       5   /* answers without Redis */
+#define NGX_HTTP_COMETCHAT_CACHE_SAME        6   /* that profile was sent */
+
+/* a profile fingerprint: two halves of 16 hex digits (profile.c) */
+#define NGX_HTTP_COMETCHAT_PROFILE_LEN       32
 
 
 ngx_int_t ngx_http_cometchat_cache_init_zone(ngx_conf_t *cf,
@@ -32,6 +36,11 @@ void ngx_http_cometchat_cache_copy(ngx_str_t *key, ngx_str_t *token,
 time_t ngx_http_cometchat_cache_until(ngx_http_cometchat_loc_conf_t *lcf,
     time_t now);
 void ngx_http_cometchat_cache_unlock(ngx_str_t *key);
+void ngx_http_cometchat_cache_profile(ngx_str_t *key, ngx_str_t *fp);
+ngx_uint_t ngx_http_cometchat_cache_profile_lock(ngx_str_t *key,
+    ngx_str_t *fp, ngx_msec_t lock);
+void ngx_http_cometchat_cache_profile_store(ngx_str_t *key, ngx_str_t *fp,
+    time_t retry);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_CACHE_H_INCLUDED_ */

@@ -69,6 +69,7 @@ typedef enum {
     NGX_HTTP_COMETCHAT_STAT_PIPELINE_ERRORS,
     NGX_HTTP_COMETCHAT_STAT_INJECTED,
     NGX_HTTP_COMETCHAT_STAT_ENDPOINT,       /* token endpoint answers */
+    NGX_HTTP_COMETCHAT_STAT_PROFILE_UPDATES,    /* users' names, avatars */
     NGX_HTTP_COMETCHAT_STAT_REDIS_UP,       /* gauge: workers connected */
     NGX_HTTP_COMETCHAT_STAT_N
 } ngx_http_cometchat_stat_e;
@@ -120,6 +121,7 @@ typedef struct {
 
     time_t                      token_ttl;
     time_t                      token_local_ttl;    /* 0: off */
+    ngx_flag_t                  profile_sync;
 
     ngx_hash_t                  types;
     ngx_array_t                *types_keys;

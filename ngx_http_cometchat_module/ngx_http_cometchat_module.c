@@ -202,6 +202,13 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       offsetof(ngx_http_cometchat_loc_conf_t, token_local_ttl),
       NULL },
 
+    { ngx_string("cometchat_profile_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cometchat_loc_conf_t, profile_sync),
+      NULL },
+
     { ngx_string("cometchat_inject"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -901,6 +908,7 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
     conf->token_ttl = NGX_CONF_UNSET;
     conf->token_local_ttl = NGX_CONF_UNSET;
     conf->uid_map = NGX_CONF_UNSET_UINT;
+    conf->profile_sync = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -973,6 +981,7 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 86400);
     ngx_conf_merge_sec_value(conf->token_local_ttl, prev->token_local_ttl,
                              10);
+    ngx_conf_merge_value(conf->profile_sync, prev->profile_sync, 1);
 
     if (ngx_http_merge_types(cf, &conf->types_keys, &conf->types,
                              &prev->types_keys, &prev->types,

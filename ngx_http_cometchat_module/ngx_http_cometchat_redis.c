@@ -40,6 +40,7 @@ struct ngx_http_cometchat_redis_cmd_s {
     ngx_log_t                           *log;
     ngx_msec_t                           deadline;
     u_char                               integer[NGX_INT64_LEN];
+    ngx_str_t                            array[NGX_HTTP_COMETCHAT_REDIS_ARRAY];
 };
 
 
@@ -94,6 +95,8 @@ static void ngx_http_cometchat_redis_close(ngx_http_cometchat_redis_t *rd,
 static void ngx_http_cometchat_redis_schedule_retry(
     ngx_http_cometchat_redis_t *rd);
 static void ngx_http_cometchat_redis_arm(ngx_http_cometchat_redis_t *rd);
+static ngx_int_t ngx_http_cometchat_redis_array(
+    ngx_http_cometchat_redis_cmd_t *cmd, redisReply *reply);
 static void ngx_http_cometchat_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_redis_read_handler(ngx_event_t *rev);
@@ -603,7 +606,16 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
 
             break;
 
-        default: /* REDIS_REPLY_ARRAY: no command of this module wants one */
+        case REDIS_REPLY_ARRAY:
+            if (ngx_http_cometchat_redis_array(cmd, reply) == NGX_OK) {
+                v = cmd->array;
+                rc = NGX_OK;
+                break;
+            }
+
+            /* fall through */
+
+        default:
             rc = NGX_ERROR;
 
             ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
@@ -803,6 +815,40 @@ none:
     if (rd->timer.timer_set) {
         ngx_del_timer(&rd->timer);
     }
+}
+
+
+/* MGET: a short array of strings and nils, as consecutive ngx_str_t */
+
+static ngx_int_t
+ngx_http_cometchat_redis_array(ngx_http_cometchat_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    size_t       i;
+    redisReply  *e;
+
+    if (reply->elements > NGX_HTTP_COMETCHAT_REDIS_ARRAY) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(cmd->array, sizeof(cmd->array));
+
+    for (i = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type == REDIS_REPLY_NIL) {
+            continue;
+        }
+
+        if (e->type != REDIS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
+
+        cmd->array[i].data = (u_char *) e->str;
+        cmd->array[i].len = e->len;
+    }
+
+    return NGX_OK;
 }
 
 

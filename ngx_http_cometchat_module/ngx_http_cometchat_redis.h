@@ -15,8 +15,14 @@ typedef struct ngx_http_cometchat_redis_cmd_s  ngx_http_cometchat_redis_cmd_t;
 /*
  * rc: NGX_OK with a string/status reply in value; NGX_DECLINED for nil;
  * NGX_ERROR for an error reply, a timeout or a lost connection.
+ * An array of up to NGX_HTTP_COMETCHAT_REDIS_ARRAY strings and nils (MGET)
+ * is NGX_OK with value pointing at that many ngx_str_t, a nil (and an
+ * element the reply does not have) with data NULL.
  * value points into hiredis memory valid only during the call.
  */
+
+#define NGX_HTTP_COMETCHAT_REDIS_ARRAY  4
+
 typedef void (*ngx_http_cometchat_redis_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *value);
 

@@ -75,6 +75,8 @@ static ngx_http_cometchat_metric_t  ngx_http_cometchat_metrics[] = {
       "Responses the widget snippet was injected into.", NULL },
     { "cometchat_token_endpoint_total", "counter",
       "Token endpoint answers.", NULL },
+    { "cometchat_profile_updates_total", "counter",
+      "CometChat users whose name or avatar was updated.", NULL },
     { "cometchat_redis_up", "gauge",
       "Workers with a ready Redis connection.", NULL }
 };

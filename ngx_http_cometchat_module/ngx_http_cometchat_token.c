@@ -44,6 +44,7 @@
 
 #include "ngx_http_cometchat_api.h"
 #include "ngx_http_cometchat_cache.h"
+#include "ngx_http_cometchat_profile.h"
 #include "ngx_http_cometchat_redis.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
@@ -94,6 +95,7 @@ typedef struct {
     ngx_str_t                       name;
     ngx_str_t                       avatar;
     ngx_str_t                       token_key;
+    ngx_str_t                       profile_key;    /* read with it */
     ngx_str_t                       lock_key;
     ngx_str_t                       retry_key;
     ngx_str_t                       lock_value;
@@ -304,6 +306,9 @@ ngx_http_cometchat_token_lookup(ngx_http_request_t *r,
         ctx->token_status = NGX_HTTP_COMETCHAT_TOKEN_HIT;
         ctx->done = 1;
 
+        ngx_http_cometchat_profile_check(lcf, &key, &ctx->name, &ctx->avatar,
+                                         NULL);
+
         return NGX_OK;
     }
 
@@ -336,6 +341,8 @@ ngx_http_cometchat_token_exit_process(ngx_cycle_t *cycle)
     ngx_queue_t                  *q;
     ngx_http_cometchat_waiter_t  *w;
     ngx_http_cometchat_flight_t  *f;
+
+    ngx_http_cometchat_profile_exit_process();
 
     if (!ngx_http_cometchat_flights_ready) {
         return;
@@ -406,12 +413,12 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     size_t                        size, klen;
     ngx_http_cometchat_flight_t  *f;
 
-    /* "cometchat:" APP_ID ":token:" UID, and the same for lock and retry */
-    klen = sizeof("cometchat:") - 1 + lcf->app_id.len + sizeof(":token:") - 1
-           + ctx->uid.len;
+    /* "cometchat:" APP_ID ":profile:" UID, the longest of the four keys */
+    klen = sizeof("cometchat:") - 1 + lcf->app_id.len
+           + sizeof(":profile:") - 1 + ctx->uid.len;
 
     size = sizeof(ngx_http_cometchat_flight_t)
-           + key->len + ctx->name.len + ctx->avatar.len + 3 * klen
+           + key->len + ctx->name.len + ctx->avatar.len + 4 * klen
            + ngx_cycle->hostname.len + 2 * NGX_INT_T_LEN + 2;
 
     f = ngx_alloc(size, ngx_cycle->log);
@@ -443,6 +450,10 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     f->token_key.data = p;
     p = ngx_sprintf(p, "cometchat:%V:token:%V", &lcf->app_id, &f->uid);
     f->token_key.len = p - f->token_key.data;
+
+    f->profile_key.data = p;
+    p = ngx_sprintf(p, "cometchat:%V:profile:%V", &lcf->app_id, &f->uid);
+    f->profile_key.len = p - f->profile_key.data;
 
     f->lock_key.data = p;
     p = ngx_sprintf(p, "cometchat:%V:lock:%V", &lcf->app_id, &f->uid);
@@ -562,20 +573,24 @@ ngx_http_cometchat_token_start(ngx_http_cometchat_flight_t *f)
 }
 
 
-/* GET the token key; when Redis cannot take it, the per-host zone answers */
+/*
+ * MGET the token key and the profile fingerprint (value[0], value[1] in the
+ * handlers); when Redis cannot take it, the per-host zone answers
+ */
 
 static void
 ngx_http_cometchat_token_get(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler)
 {
-    ngx_str_t  args[2];
+    ngx_str_t  args[3];
 
-    ngx_str_set(&args[0], "GET");
+    ngx_str_set(&args[0], "MGET");
     args[1] = f->token_key;
+    args[2] = f->profile_key;
 
     f->state = state;
 
-    if (ngx_http_cometchat_token_redis(f, handler, 2, args) == NULL) {
+    if (ngx_http_cometchat_token_redis(f, handler, 3, args) == NULL) {
         ngx_http_cometchat_token_redis_error(f, "unavailable");
         ngx_http_cometchat_token_local(f);
     }
@@ -596,16 +611,19 @@ ngx_http_cometchat_token_get_handler(void *data, ngx_int_t rc,
 
     f->cmd = NULL;
 
-    if (rc == NGX_OK && value->len
-        && value->len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
+    if (rc == NGX_OK && value[0].len
+        && value[0].len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" from redis", &f->uid);
 
-        ngx_http_cometchat_cache_copy(&f->sn.str, value,
+        ngx_http_cometchat_cache_copy(&f->sn.str, &value[0],
                            ngx_http_cometchat_cache_until(f->lcf, ngx_time()));
+        ngx_http_cometchat_profile_check(f->lcf, &f->sn.str, &f->name,
+                                         &f->avatar, &value[1]);
         ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
-                                        NGX_HTTP_COMETCHAT_PART_NONE, value);
+                                        NGX_HTTP_COMETCHAT_PART_NONE,
+                                        &value[0]);
         return;
     }
 
@@ -646,6 +664,10 @@ ngx_http_cometchat_token_get_handler(void *data, ngx_int_t rc,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" from the local cache, "
                        "written back to redis", &f->uid);
+
+        ngx_http_cometchat_profile_check(f->lcf, &f->sn.str, &f->name,
+                                         &f->avatar,
+                                         rc == NGX_OK ? &value[1] : NULL);
 
         ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
                                         NGX_HTTP_COMETCHAT_PART_NONE,
@@ -922,17 +944,20 @@ ngx_http_cometchat_token_poll_get_handler(void *data, ngx_int_t rc,
 
     f->cmd = NULL;
 
-    if (rc == NGX_OK && value->len
-        && value->len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
+    if (rc == NGX_OK && value[0].len
+        && value[0].len <= NGX_HTTP_COMETCHAT_TOKEN_MAX)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, f->log, 0,
                        "cometchat token: \"%V\" minted elsewhere", &f->uid);
 
         f->polled = 1;
-        ngx_http_cometchat_cache_copy(&f->sn.str, value,
+        ngx_http_cometchat_cache_copy(&f->sn.str, &value[0],
                            ngx_http_cometchat_cache_until(f->lcf, ngx_time()));
+        ngx_http_cometchat_profile_check(f->lcf, &f->sn.str, &f->name,
+                                         &f->avatar, &value[1]);
         ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
-                                        NGX_HTTP_COMETCHAT_PART_NONE, value);
+                                        NGX_HTTP_COMETCHAT_PART_NONE,
+                                        &value[0]);
         return;
     }
 
@@ -971,6 +996,9 @@ ngx_http_cometchat_token_local(ngx_http_cometchat_flight_t *f)
         if (f->state == NGX_HTTP_COMETCHAT_FLIGHT_LOCAL_POLL) {
             f->polled = 1;
         }
+
+        ngx_http_cometchat_profile_check(f->lcf, &f->sn.str, &f->name,
+                                         &f->avatar, NULL);
 
         ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_HIT,
                                         NGX_HTTP_COMETCHAT_PART_NONE,
@@ -1082,6 +1110,17 @@ ngx_http_cometchat_token_mint_handler(void *data,
         ngx_http_cometchat_cache_store(&f->sn.str, &result->token, now + ttl,
                                        0, local, saved);
         f->local_lock = 0;
+
+        /* a user created now has the profile it was created with */
+
+        if (result->user_created) {
+            ngx_http_cometchat_profile_created(f->lcf, &f->sn.str, &f->name,
+                                               &f->avatar);
+
+        } else {
+            ngx_http_cometchat_profile_check(f->lcf, &f->sn.str, &f->name,
+                                             &f->avatar, NULL);
+        }
 
         ngx_http_cometchat_token_unlock(f);
         ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_MINTED,

@@ -30,6 +30,7 @@ char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
 #define NGX_HTTP_COMETCHAT_LOG_API_KEY      6   /* key rejected */
 #define NGX_HTTP_COMETCHAT_LOG_NO_REDIS     7   /* a flight without Redis */
 #define NGX_HTTP_COMETCHAT_LOG_NAMELESS     8   /* user named after uid */
+#define NGX_HTTP_COMETCHAT_LOG_PROFILE      9   /* profile update failed */
 #define NGX_HTTP_COMETCHAT_LOG_KINDS        16
 ngx_uint_t ngx_http_cometchat_log_allowed(ngx_uint_t kind);
 

@@ -178,6 +178,8 @@ Cookie: uid=BOB-030
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
+    # the renaming that would follow is t/090-profile.t's
+    cometchat_profile_sync off;
 --- request eval
 [
     "GET /_fake/reset",

@@ -671,6 +671,24 @@ class Handler(BaseHTTPRequestHandler):
             body = compact(reply)
         return self._send(200, body)
 
+    def ctl_wait(self, q):
+        """Until op has been called n times and no call is in flight: for
+        calls a client makes after its response (profile sync's update)."""
+        st = self.server.state
+        op = q.get("op", ["total"])[0]
+        if op not in OPS and op != "total":
+            raise ValueError("unknown op %r" % op)
+        n = int(q.get("n", ["1"])[0])
+        deadline = time.time() + int(q.get("timeout_ms", ["10000"])[0]) / 1e3
+        while True:
+            with st.lock:
+                count = st.calls[op]
+                done = count >= n and st.in_flight == 0
+            if done or time.time() >= deadline:
+                break
+            time.sleep(0.01)
+        return self._json(200, {"ok": done, op: count})
+
     def ctl_seed_user(self, q):
         st = self.server.state
         uid = q.get("uid", [""])[0]
