@@ -69,16 +69,16 @@ redis_cmd('FLUSHDB');
 
 run_tests();
 
-like(redis_cmd('GET', 'cometchat:testapp:profile:p1_090') // '',
+like(redis_cmd('GET', 'cometchat:testapp:profile:p1-090') // '',
      qr/^[0-9a-f]{16}-{16}$/,
      '090 - the mint that created the user stored what it sent '
      . '(a name, no avatar)');
-my $ttl = redis_cmd('TTL', 'cometchat:testapp:profile:p1_090');
+my $ttl = redis_cmd('TTL', 'cometchat:testapp:profile:p1-090');
 ok($ttl > 86400 - 600 && $ttl <= 86400,
    "090 - ... with the token's lifetime ($ttl)");
-is(redis_cmd('EXISTS', 'cometchat:testapp:profile_lock:p2_090'), 0,
+is(redis_cmd('EXISTS', 'cometchat:testapp:profile_lock:p2-090'), 0,
    '090 - the update lock is released after a successful update');
-is(redis_cmd('EXISTS', 'cometchat:testapp:profile:p8_090'), 0,
+is(redis_cmd('EXISTS', 'cometchat:testapp:profile:p8-090'), 0,
    '090 - nothing is stored with cometchat_profile_sync off');
 
 __DATA__
@@ -97,7 +97,7 @@ __DATA__
     "GET /_status",
 ]
 --- more_headers
-Cookie: uid=p1_090
+Cookie: uid=p1-090
 --- error_code eval
 [200, 200, 200, 200, 200, 200]
 --- response_headers eval
@@ -105,11 +105,11 @@ Cookie: uid=p1_090
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/p1_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
-    qr/p1_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p1-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p1-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
     qr/^\{"ok":true,"total":2\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1},
-                             qr/,.*"users":\{"p1_090":\{"uid":"p1_090","name":"Pat"/s),
+                             qr/,.*"users":\{"p1-090":\{"uid":"p1-090","name":"Pat"/s),
     qr/\ncometchat_profile_updates_total 0\n/,
 ]
 --- no_error_log
@@ -134,7 +134,7 @@ Cookie: uid=p1_090
     "GET /_status",
 ]
 --- more_headers
-Cookie: uid=p2_090
+Cookie: uid=p2-090
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200, 200]
 --- response_headers eval
@@ -144,13 +144,13 @@ Cookie: uid=p2_090
 [
     qr/^\{"ok":true\}$/,
     qr/<\/body>/,
-    qr/p2_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p2-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
     qr/^\{"ok":true,"update_user":1\}$/,
     qr/<\/body>/,
     qr/<\/body>/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1,
                               update_user => 1},
-        qr/,.*"last_request":\{"op":"update_user","method":"PUT","path":"\/v3\/users\/p2_090","query":"","body":\{"name":"New"\}\}.*"users":\{"p2_090":\{"uid":"p2_090","name":"New"/s),
+        qr/,.*"last_request":\{"op":"update_user","method":"PUT","path":"\/v3\/users\/p2-090","query":"","body":\{"name":"New"\}\}.*"users":\{"p2-090":\{"uid":"p2-090","name":"New"/s),
     qr/\ncometchat_api_calls_total\{outcome="ok"\} 2\n.*\ncometchat_profile_updates_total 1\n/s,
 ]
 --- no_error_log
@@ -176,7 +176,7 @@ Cookie: uid=p2_090
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=p3_090; avatar=https://img.example/q.png
+Cookie: uid=p3-090; avatar=https://img.example/q.png
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
@@ -190,7 +190,7 @@ Cookie: uid=p3_090; avatar=https://img.example/q.png
     qr/<\/body>/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1,
                               update_user => 1},
-        qr/,.*"body":\{"name":"Quinn B"\}\}.*"users":\{"p3_090":\{"uid":"p3_090","name":"Quinn B","avatar":"https:\/\/img.example\/q.png"/s),
+        qr/,.*"body":\{"name":"Quinn B"\}\}.*"users":\{"p3-090":\{"uid":"p3-090","name":"Quinn B","avatar":"https:\/\/img.example\/q.png"/s),
 ]
 --- no_error_log
 [error]
@@ -203,7 +203,7 @@ Cookie: uid=p3_090; avatar=https://img.example/q.png
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fas%2FNew&n=50&conns=50&cookie=uid%3Dp4_090&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fas%2FNew&n=50&conns=50&cookie=uid%3Dp4-090&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- request eval
@@ -217,7 +217,7 @@ Cookie: uid=p3_090; avatar=https://img.example/q.png
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=p4_090
+Cookie: uid=p4-090
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
@@ -230,7 +230,7 @@ Cookie: uid=p4_090
     qr/^\{"n":50,"statuses":\{"200":50\},"distinct_bodies":1,.*"errors":0,"header_values":\{"hit":50\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1,
                               update_user => 1},
-        qr/,.*"users":\{"p4_090":\{"uid":"p4_090","name":"New"/s),
+        qr/,.*"users":\{"p4-090":\{"uid":"p4-090","name":"New"/s),
 ]
 --- no_error_log
 [error]
@@ -244,7 +244,7 @@ Cookie: uid=p4_090
     cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- config
     location = /fan {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fas%2FNew&n=60&conns=60&cookie=uid%3Dp5_090&capture_header=X-CC-Status&timeout=40;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/fanout?port=$TEST_NGINX_SERVER_PORT&path=%2Fas%2FNew&n=60&conns=60&cookie=uid%3Dp5-090&capture_header=X-CC-Status&timeout=40;
         proxy_read_timeout 60s;
     }
 --- request eval
@@ -258,7 +258,7 @@ Cookie: uid=p4_090
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=p5_090
+Cookie: uid=p5-090
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
@@ -271,7 +271,7 @@ Cookie: uid=p5_090
     qr/^\{"n":60,"statuses":\{"200":60\},"distinct_bodies":1,.*"errors":0,"header_values":\{"hit":60\}\}$/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1,
                               update_user => 1},
-        qr/,.*"users":\{"p5_090":\{"uid":"p5_090","name":"New"/s),
+        qr/,.*"users":\{"p5-090":\{"uid":"p5-090","name":"New"/s),
 ]
 --- no_error_log
 [error]
@@ -299,7 +299,7 @@ once the fake has answered the update with a 500.
     }
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::fake_get('/_fake/seed_user?uid=p6_090&name=Old');
+CometChatEnv::fake_get('/_fake/seed_user?uid=p6-090&name=Old');
 CometChatEnv::fake_get('/_fake/set?fail_on=update_user&fail_status=500&fail_times=1');
 --- request eval
 [
@@ -312,7 +312,7 @@ CometChatEnv::fake_get('/_fake/set?fail_on=update_user&fail_status=500&fail_time
     "GET /_status",
 ]
 --- more_headers
-Cookie: uid=p6_090
+Cookie: uid=p6-090
 --- wait: 0.2
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200]
@@ -321,16 +321,16 @@ Cookie: uid=p6_090
 --- response_body_like eval
 [
     qr/^\{"ok":true,"update_user":1\}$/,
-    qr/p6_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p6-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
     qr/^slept$/,
-    qr/p6_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p6-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
     qr/^\{"ok":true,"update_user":2\}$/,
     CometChatEnv::fake_calls({create_token => 1, update_user => 2},
-        qr/,.*"users":\{"p6_090":\{"uid":"p6_090","name":"New"/s),
+        qr/,.*"users":\{"p6-090":\{"uid":"p6-090","name":"New"/s),
     qr/\ncometchat_api_calls_total\{outcome="server_error"\} 1\n.*\ncometchat_profile_updates_total 1\n/s,
 ]
 --- error_log eval
-qr/\[error\] .*cometchat: CometChat "update user" call for uid "p6_090" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR; the profile update is retried in 2000 ms at the earliest/
+qr/\[error\] .*cometchat: CometChat "update user" call for uid "p6-090" failed: HTTP 500, code ERR_INTERNAL_SERVER_ERROR; the profile update is retried in 2000 ms at the earliest/
 --- no_error_log
 [alert]
 
@@ -354,7 +354,7 @@ After the lock's 2 s, before Retry-After's 8 s: no update; after: one.
     }
 --- init
 CometChatEnv::fake_get('/_fake/reset');
-CometChatEnv::fake_get('/_fake/seed_user?uid=p7_090&name=Old');
+CometChatEnv::fake_get('/_fake/seed_user?uid=p7-090&name=Old');
 CometChatEnv::fake_get('/_fake/set?ratelimit_on=update_user&retry_after=8&ratelimit_times=1');
 --- request eval
 [
@@ -369,7 +369,7 @@ CometChatEnv::fake_get('/_fake/set?ratelimit_on=update_user&retry_after=8&rateli
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=p7_090
+Cookie: uid=p7-090
 --- wait: 0.2
 --- error_code eval
 [200, 200, 200, 200, 200, 200, 200, 200, 200]
@@ -377,18 +377,18 @@ Cookie: uid=p7_090
 [
     qr/^\{"ok":true,"update_user":1\}$/,
     qr/^slept$/,
-    qr/p7_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
-    qr/p7_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p7-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/p7-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
     CometChatEnv::fake_calls({create_token => 1, update_user => 1},
-        qr/,.*"users":\{"p7_090":\{"uid":"p7_090","name":"Old"/s),
+        qr/,.*"users":\{"p7-090":\{"uid":"p7-090","name":"Old"/s),
     qr/^slept$/,
     qr/<\/body>/,
     qr/^\{"ok":true,"update_user":2\}$/,
     CometChatEnv::fake_calls({create_token => 1, update_user => 2},
-        qr/,.*"users":\{"p7_090":\{"uid":"p7_090","name":"New"/s),
+        qr/,.*"users":\{"p7-090":\{"uid":"p7-090","name":"New"/s),
 ]
 --- error_log eval
-qr/\[warn\] .*cometchat: CometChat "update user" call for uid "p7_090" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after 8 s\); no CometChat call for "p7_090" for 8 s/
+qr/\[warn\] .*cometchat: CometChat "update user" call for uid "p7-090" failed: HTTP 429, code ERR_TOO_MANY_REQUESTS \(rate limited, retry after 8 s\); no CometChat call for "p7-090" for 8 s/
 --- no_error_log
 [error]
 [alert]
@@ -409,7 +409,7 @@ qr/\[warn\] .*cometchat: CometChat "update user" call for uid "p7_090" failed: H
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=p8_090
+Cookie: uid=p8-090
 --- error_code eval
 [200, 200, 200, 200, 200]
 --- response_body_like eval
@@ -419,7 +419,7 @@ Cookie: uid=p8_090
     qr/<\/body>/,
     qr/<\/body>/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1},
-        qr/,.*"users":\{"p8_090":\{"uid":"p8_090","name":"Old"/s),
+        qr/,.*"users":\{"p8-090":\{"uid":"p8-090","name":"Old"/s),
 ]
 --- no_error_log
 [error]
@@ -437,25 +437,25 @@ Cookie: uid=p8_090
 --- request eval
 [
     "GET /_fake/reset",
-    "GET /_fake/seed_user?uid=p9_090&name=Real%20Name",
+    "GET /_fake/seed_user?uid=p9-090&name=Real%20Name",
     "GET /noname",
     "GET /_fake/wait?op=update_user&n=1",
     "GET /noname",
     "GET /_fake/stats",
 ]
 --- more_headers
-Cookie: uid=p9_090; avatar=https://img.example/p9.png
+Cookie: uid=p9-090; avatar=https://img.example/p9.png
 --- error_code eval
 [200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [
     qr/^\{"ok":true\}$/,
-    qr/"uid":"p9_090"/,
-    qr/p9_090_\d{10}[0-9a-f]{32}.*<\/body>/s,
+    qr/"uid":"p9-090"/,
+    qr/p9-090_\d{10}[0-9a-f]{32}.*<\/body>/s,
     qr/^\{"ok":true,"update_user":1\}$/,
     qr/<\/body>/,
     CometChatEnv::fake_calls({create_token => 1, update_user => 1},
-        qr/,.*"body":\{"avatar":"https:\/\/img.example\/p9.png"\}\}.*"users":\{"p9_090":\{"uid":"p9_090","name":"Real Name",.*"avatar":"https:\/\/img.example\/p9.png"/s),
+        qr/,.*"body":\{"avatar":"https:\/\/img.example\/p9.png"\}\}.*"users":\{"p9-090":\{"uid":"p9-090","name":"Real Name",.*"avatar":"https:\/\/img.example\/p9.png"/s),
 ]
 --- no_error_log
 [error]
