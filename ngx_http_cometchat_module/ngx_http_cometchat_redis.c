@@ -277,7 +277,10 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
         && clcf->resolver->connections.nelts)
     {
         rd->resolver = clcf->resolver;
-        rd->resolver_timeout = clcf->resolver_timeout;
+
+        /* set in http{} only if written there: unmerged at this level */
+        rd->resolver_timeout = clcf->resolver_timeout == NGX_CONF_UNSET_MSEC
+                               ? 30000 : clcf->resolver_timeout;
     }
 
     rd->timeout = cmcf->redis_timeout;
