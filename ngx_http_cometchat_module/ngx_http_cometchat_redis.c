@@ -27,6 +27,11 @@
  * resolver; otherwise the address resolved at configuration time is used.
  * A READONLY or MASTERDOWN reply means the master moved: the connection
  * is dropped and the next one asks again.
+ *
+ * It reads best whole: connect, handshake, up, lost and retry are one
+ * state machine over the fields of ngx_http_cometchat_redis_t; the event
+ * glue (ngx_http_cometchat_redis_event.c) and the reading of sentinels'
+ * replies (ngx_http_cometchat_redis_sentinel.c) are apart.
  */
 
 
