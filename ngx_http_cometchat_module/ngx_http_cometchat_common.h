@@ -71,6 +71,7 @@ typedef enum {
     NGX_HTTP_COMETCHAT_STAT_ENDPOINT,       /* token endpoint answers */
     NGX_HTTP_COMETCHAT_STAT_PROFILE_UPDATES,    /* users' names, avatars */
     NGX_HTTP_COMETCHAT_STAT_REDIS_UP,       /* gauge: workers connected */
+    NGX_HTTP_COMETCHAT_STAT_REDIS_FAILOVERS, /* master address changes */
     NGX_HTTP_COMETCHAT_STAT_N
 } ngx_http_cometchat_stat_e;
 
@@ -82,8 +83,13 @@ typedef struct {
     ngx_str_t                   redis_host;     /* IP text, or unix path */
     in_port_t                   redis_port;     /* 0 for unix: */
     ngx_uint_t                  redis_db;
+    ngx_str_t                   redis_username;
     ngx_str_t                   redis_password;
     ngx_msec_t                  redis_timeout;
+    ngx_str_t                   redis_resolve;  /* the name, if one */
+    ngx_str_t                   redis_master;   /* sentinel=NAME */
+    ngx_array_t                *redis_sentinels;    /* of ngx_addr_t */
+    ngx_str_t                   redis_sentinel_password;
 
     ngx_shm_zone_t             *shm_zone;       /* counters (status.c) */
     ngx_uint_t                  enabled;        /* any location uses it */

@@ -18,19 +18,39 @@
  * connection, value is NULL.  "Ready" means Redis answered the connection's
  * AUTH/SELECT (or PING).  Handlers are not called when the worker exits.
  * cometchat_redis_timeout is never 0 (refused at configuration time).
+ *
+ * Where the connection goes is decided again on every (re)connect: with
+ * "sentinel=", the sentinels are asked for the master in turn (one short
+ * connection each, ngx_http_cometchat_redis_sentinel.c reads the replies)
+ * and the master's ROLE is checked before any command goes to it; with a
+ * name and an http "resolver", the name is resolved again through nginx's
+ * resolver; otherwise the address resolved at configuration time is used.
+ * A READONLY or MASTERDOWN reply means the master moved: the connection
+ * is dropped and the next one asks again.
+ *
+ * It reads best whole: connect, handshake, up, lost and retry are one
+ * state machine over the fields of ngx_http_cometchat_redis_t; the event
+ * glue (ngx_http_cometchat_redis_event.c) and the reading of sentinels'
+ * replies (ngx_http_cometchat_redis_sentinel.c) are apart.
  */
 
 
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_redis_event.h"
+#include "ngx_http_cometchat_redis_sentinel.h"
 #include "ngx_http_cometchat_redis.h"
-
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 
 #define NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MAX  5000
+
+/* a failover takes seconds: follow it sooner than a Redis that is down */
+#define NGX_HTTP_COMETCHAT_REDIS_BACKOFF_SENTINEL  1000
+
+/* what the connection is for */
+#define NGX_HTTP_COMETCHAT_REDIS_DATA      0
+#define NGX_HTTP_COMETCHAT_REDIS_SENTINEL  1
 
 
 struct ngx_http_cometchat_redis_cmd_s {
@@ -55,13 +75,31 @@ typedef struct {
     ngx_socket_t                         fd;
 
     /* copied from the main conf: a reload must not leave them dangling */
-    ngx_str_t                            name;
-    char                                *host;
-    int                                  port;
+    ngx_str_t                            conf_name;
     ngx_str_t                            db;
+    ngx_str_t                            username;
     ngx_str_t                            password;
     ngx_msec_t                           timeout;
+    ngx_str_t                            resolve;   /* name to resolve */
+    ngx_str_t                            master;    /* sentinel=NAME */
+    ngx_str_t                            sentinel_password;
 
+    ngx_http_cometchat_redis_peer_t      peer;      /* the data Redis */
+    ngx_http_cometchat_redis_peer_t      last;      /* last one up */
+    ngx_http_cometchat_redis_peer_t     *sentinels;
+    ngx_uint_t                           nsentinels;
+    ngx_uint_t                           sentinel;  /* the one to ask */
+    ngx_uint_t                           asked;     /* in this round */
+
+    ngx_resolver_t                      *resolver;  /* NULL: none */
+    ngx_msec_t                           resolver_timeout;
+    ngx_resolver_ctx_t                  *rctx;      /* resolving */
+
+    ngx_str_t                            name;      /* the peer, for logs */
+    size_t                               name_size;
+
+    ngx_uint_t                           phase;     /* DATA, SENTINEL */
+    ngx_msec_t                           backoff_max;
     redisAsyncContext                   *ac;        /* NULL: none */
     ngx_uint_t                           up;        /* handshake answered */
     ngx_uint_t                           handshake; /* replies awaited */
@@ -80,7 +118,17 @@ typedef struct {
 } ngx_http_cometchat_redis_t;
 
 
+static u_char *ngx_http_cometchat_redis_copy(ngx_str_t *dst, ngx_str_t *src,
+    u_char *p);
 static void ngx_http_cometchat_redis_connect(ngx_http_cometchat_redis_t *rd);
+static void ngx_http_cometchat_redis_resolve(ngx_http_cometchat_redis_t *rd);
+static void ngx_http_cometchat_redis_resolve_handler(ngx_resolver_ctx_t *ctx);
+static void ngx_http_cometchat_redis_open(ngx_http_cometchat_redis_t *rd,
+    ngx_uint_t phase, ngx_http_cometchat_redis_peer_t *peer);
+static void ngx_http_cometchat_redis_handshake(ngx_http_cometchat_redis_t *rd,
+    const char *what, int argc, const char **argv, const size_t *argvlen);
+static ngx_int_t ngx_http_cometchat_redis_handshake_check(
+    ngx_http_cometchat_redis_t *rd, const char *what, redisReply *reply);
 static void ngx_http_cometchat_redis_connect_handler(
     const redisAsyncContext *ac, int status);
 static void ngx_http_cometchat_redis_handshake_handler(redisAsyncContext *ac,
@@ -99,20 +147,24 @@ static ngx_int_t ngx_http_cometchat_redis_array(
     ngx_http_cometchat_redis_cmd_t *cmd, redisReply *reply);
 static void ngx_http_cometchat_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_redis_retry_handler(ngx_event_t *ev);
-static void ngx_http_cometchat_redis_read_handler(ngx_event_t *rev);
-static void ngx_http_cometchat_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_cometchat_redis_add_read(void *privdata);
-static void ngx_http_cometchat_redis_del_read(void *privdata);
-static void ngx_http_cometchat_redis_add_write(void *privdata);
-static void ngx_http_cometchat_redis_del_write(void *privdata);
-static void ngx_http_cometchat_redis_add(ngx_event_t *ev, ngx_int_t event);
-static void ngx_http_cometchat_redis_del(ngx_event_t *ev, ngx_int_t event);
-static void ngx_http_cometchat_redis_cleanup(void *privdata);
-static const char *ngx_http_cometchat_redis_errstr(
-    const redisAsyncContext *ac);
+static void ngx_http_cometchat_redis_gone(redisAsyncContext *ac);
+static void ngx_http_cometchat_redis_closing(redisAsyncContext *ac);
+static void ngx_http_cometchat_redis_broken(redisAsyncContext *ac);
 
 
 static ngx_http_cometchat_redis_t  *ngx_http_cometchat_redis;
+
+/* handshake steps whose replies are read, told apart by address */
+static const char  ngx_http_cometchat_redis_step_master[] =
+    "SENTINEL get-master-addr-by-name on";
+static const char  ngx_http_cometchat_redis_step_role[] = "ROLE on";
+
+static ngx_http_cometchat_redis_event_handlers_t
+    ngx_http_cometchat_redis_events = {
+    ngx_http_cometchat_redis_gone,
+    ngx_http_cometchat_redis_closing,
+    ngx_http_cometchat_redis_broken
+};
 
 
 ngx_int_t
@@ -120,10 +172,18 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
 {
     u_char                          *p;
     size_t                           len;
+    ngx_str_t                        host;
+    ngx_uint_t                       i;
+    ngx_addr_t                      *addr;
+    ngx_http_conf_ctx_t             *hctx;
+    ngx_http_core_loc_conf_t        *clcf;
     ngx_http_cometchat_redis_t      *rd;
     ngx_http_cometchat_main_conf_t  *cmcf;
 
     ngx_http_cometchat_redis = NULL;
+
+    /* a respawned worker takes over the slot of the one that died */
+    ngx_http_cometchat_status_redis_up(0);
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_cometchat_module);
@@ -132,11 +192,21 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    i = cmcf->redis_sentinels ? cmcf->redis_sentinels->nelts : 0;
+
     len = sizeof(ngx_http_cometchat_redis_t)
+          + i * sizeof(ngx_http_cometchat_redis_peer_t)
           + cmcf->redis_name.len
-          + cmcf->redis_host.len + 1
           + NGX_INT_T_LEN
-          + cmcf->redis_password.len;
+          + cmcf->redis_username.len
+          + cmcf->redis_password.len
+          + cmcf->redis_resolve.len
+          + cmcf->redis_master.len
+          + cmcf->redis_sentinel_password.len;
+
+    /* "master NAME at ADDRESS", "NAME (ADDRESS)", "sentinel ADDRESS" */
+    len += cmcf->redis_name.len + cmcf->redis_master.len
+           + NGX_SOCKADDR_STRLEN + sizeof("sentinel master  at  ()");
 
     /* a worker without Redis still serves pages: never fail the worker */
 
@@ -147,15 +217,39 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
 
     p = (u_char *) rd + sizeof(ngx_http_cometchat_redis_t);
 
-    rd->name.data = p;
-    rd->name.len = cmcf->redis_name.len;
-    p = ngx_cpymem(p, cmcf->redis_name.data, cmcf->redis_name.len);
+    if (cmcf->redis_sentinels) {
+        rd->sentinels = (ngx_http_cometchat_redis_peer_t *) p;
+        rd->nsentinels = i;
+        p += i * sizeof(ngx_http_cometchat_redis_peer_t);
 
-    rd->host = (char *) p;
-    p = ngx_cpymem(p, cmcf->redis_host.data, cmcf->redis_host.len);
-    *p++ = '\0';
+        addr = cmcf->redis_sentinels->elts;
 
-    rd->port = cmcf->redis_port;
+        for (i = 0; i < rd->nsentinels; i++) {
+            len = ngx_sock_ntop(addr[i].sockaddr, addr[i].socklen,
+                                (u_char *) rd->sentinels[i].host,
+                                NGX_SOCKADDR_STRLEN, 0);
+            rd->sentinels[i].host[len] = '\0';
+            rd->sentinels[i].port = ngx_inet_get_port(addr[i].sockaddr);
+        }
+
+        /* workers start with different sentinels: the load is spread */
+        rd->sentinel = ngx_worker % rd->nsentinels;
+
+    } else {
+        host.len = ngx_min(cmcf->redis_host.len, NGX_SOCKADDR_STRLEN);
+        host.data = cmcf->redis_host.data;
+
+        if (cmcf->redis_port == 0 && cmcf->redis_host.len > host.len) {
+            /* a unix path longer than any sockaddr_un can hold */
+            ngx_free(rd);
+            return NGX_OK;
+        }
+
+        ngx_memcpy(rd->peer.host, host.data, host.len);
+        rd->peer.port = cmcf->redis_port;
+    }
+
+    p = ngx_http_cometchat_redis_copy(&rd->conf_name, &cmcf->redis_name, p);
 
     if (cmcf->redis_db) {
         rd->db.data = p;
@@ -163,15 +257,45 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
         rd->db.len = p - rd->db.data;
     }
 
-    if (cmcf->redis_password.len) {
-        rd->password.data = p;
-        rd->password.len = cmcf->redis_password.len;
-        ngx_memcpy(p, cmcf->redis_password.data, cmcf->redis_password.len);
+    p = ngx_http_cometchat_redis_copy(&rd->username, &cmcf->redis_username,
+                                      p);
+    p = ngx_http_cometchat_redis_copy(&rd->password, &cmcf->redis_password,
+                                      p);
+    p = ngx_http_cometchat_redis_copy(&rd->resolve, &cmcf->redis_resolve, p);
+    p = ngx_http_cometchat_redis_copy(&rd->master, &cmcf->redis_master, p);
+    p = ngx_http_cometchat_redis_copy(&rd->sentinel_password,
+                                      &cmcf->redis_sentinel_password, p);
+
+    rd->name.data = p;
+    rd->name_size = cmcf->redis_name.len + cmcf->redis_master.len
+                    + NGX_SOCKADDR_STRLEN + sizeof("sentinel master  at  ()");
+
+    rd->name.len = rd->conf_name.len;
+    ngx_memcpy(rd->name.data, rd->conf_name.data, rd->conf_name.len);
+
+    /*
+     * the resolver of the http block; without a "resolver" directive
+     * it has no servers and the name stays as resolved at load
+     */
+
+    hctx = (ngx_http_conf_ctx_t *) cycle->conf_ctx[ngx_http_module.index];
+    clcf = hctx->loc_conf[ngx_http_core_module.ctx_index];
+
+    if (rd->resolve.len && clcf->resolver
+        && clcf->resolver->connections.nelts)
+    {
+        rd->resolver = clcf->resolver;
+
+        /* set in http{} only if written there: unmerged at this level */
+        rd->resolver_timeout = clcf->resolver_timeout == NGX_CONF_UNSET_MSEC
+                               ? 30000 : clcf->resolver_timeout;
     }
 
     rd->timeout = cmcf->redis_timeout;
     rd->fd = (ngx_socket_t) -1;
     rd->backoff = NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MIN;
+    rd->backoff_max = rd->nsentinels ? NGX_HTTP_COMETCHAT_REDIS_BACKOFF_SENTINEL
+                                     : NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MAX;
 
     ngx_queue_init(&rd->cmds);
 
@@ -186,9 +310,24 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
 
     ngx_http_cometchat_redis = rd;
 
+    ngx_http_cometchat_redis_event_init(&ngx_http_cometchat_redis_events);
     ngx_http_cometchat_redis_connect(rd);
 
     return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_cometchat_redis_copy(ngx_str_t *dst, ngx_str_t *src, u_char *p)
+{
+    if (src->len == 0) {
+        return p;
+    }
+
+    dst->data = p;
+    dst->len = src->len;
+
+    return ngx_cpymem(p, src->data, src->len);
 }
 
 
@@ -212,7 +351,12 @@ ngx_http_cometchat_redis_exit_process(ngx_cycle_t *cycle)
 
     if (rd->up) {
         rd->up = 0;
-        ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, -1);
+        ngx_http_cometchat_status_redis_up(0);
+    }
+
+    if (rd->rctx) {
+        ngx_resolve_name_done(rd->rctx);
+        rd->rctx = NULL;
     }
 
     if (rd->timer.timer_set) {
@@ -279,8 +423,11 @@ ngx_http_cometchat_redis_command(ngx_http_cometchat_redis_handler_pt handler,
      */
 
     if (rd == NULL || rd->ac == NULL || rd->exiting || argc < 1
-        || (rd->failing && !rd->up))
+        || (rd->failing && !rd->up)
+        || rd->phase != NGX_HTTP_COMETCHAT_REDIS_DATA
+        || (rd->nsentinels && !rd->up))
     {
+        /* with sentinels, not before ROLE said "master" */
         return NULL;
     }
 
@@ -349,29 +496,146 @@ ngx_http_cometchat_redis_cancel(ngx_http_cometchat_redis_cmd_t *cmd)
 }
 
 
+/* where to: asks a sentinel, resolves the name, or goes to the address */
+
 static void
 ngx_http_cometchat_redis_connect(ngx_http_cometchat_redis_t *rd)
 {
+    if (rd->nsentinels) {
+        ngx_http_cometchat_redis_open(rd, NGX_HTTP_COMETCHAT_REDIS_SENTINEL,
+                                      &rd->sentinels[rd->sentinel]);
+        return;
+    }
+
+    if (rd->resolver) {
+        ngx_http_cometchat_redis_resolve(rd);
+        return;
+    }
+
+    ngx_http_cometchat_redis_open(rd, NGX_HTTP_COMETCHAT_REDIS_DATA,
+                                  &rd->peer);
+}
+
+
+static void
+ngx_http_cometchat_redis_resolve(ngx_http_cometchat_redis_t *rd)
+{
+    ngx_resolver_ctx_t  *ctx;
+
+    ctx = ngx_resolve_start(rd->resolver, NULL);
+
+    if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
+        ngx_http_cometchat_redis_open(rd, NGX_HTTP_COMETCHAT_REDIS_DATA,
+                                      &rd->peer);
+        return;
+    }
+
+    ctx->name = rd->resolve;
+    ctx->handler = ngx_http_cometchat_redis_resolve_handler;
+    ctx->data = rd;
+    ctx->timeout = rd->resolver_timeout;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "cometchat redis: resolving %V", &rd->resolve);
+
+    rd->rctx = ctx;
+
+    /* the handler may run before this returns, with a cached answer */
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        /* ctx is freed */
+        rd->rctx = NULL;
+        ngx_http_cometchat_redis_open(rd, NGX_HTTP_COMETCHAT_REDIS_DATA,
+                                      &rd->peer);
+    }
+}
+
+
+static void
+ngx_http_cometchat_redis_resolve_handler(ngx_resolver_ctx_t *ctx)
+{
+    ngx_http_cometchat_redis_t *rd = ctx->data;
+
+    size_t  len;
+
+    rd->rctx = NULL;
+
+    if (ctx->state || ctx->naddrs == 0) {
+        /* the last address known is better than none */
+
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
+
+        if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS)) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          NGX_HTTP_COMETCHAT_LOG_PREFIX
+                          "redis: \"%V\" could not be resolved (%i: %s), "
+                          "using %s", &ctx->name, ctx->state,
+                          ngx_resolver_strerror(ctx->state), rd->peer.host);
+        }
+
+    } else {
+        len = ngx_sock_ntop(ctx->addrs[0].sockaddr, ctx->addrs[0].socklen,
+                            (u_char *) rd->peer.host, NGX_SOCKADDR_STRLEN, 0);
+        rd->peer.host[len] = '\0';
+    }
+
+    ngx_resolve_name_done(ctx);
+
+    if (rd->exiting || rd->ac) {
+        return;
+    }
+
+    ngx_http_cometchat_redis_open(rd, NGX_HTTP_COMETCHAT_REDIS_DATA,
+                                  &rd->peer);
+}
+
+
+static void
+ngx_http_cometchat_redis_open(ngx_http_cometchat_redis_t *rd,
+    ngx_uint_t phase, ngx_http_cometchat_redis_peer_t *peer)
+{
     int                 argc;
-    char               *what;
-    const char         *argv[2];
-    size_t              argvlen[2];
+    u_char             *p, *last;
+    const char         *argv[3];
+    size_t              argvlen[3];
     ngx_log_t          *log;
-    ngx_connection_t   *c;
     redisAsyncContext  *ac;
 
     log = ngx_cycle->log;
 
+    rd->phase = phase;
+
+    /* for the log: which peer, and what it is */
+
+    p = rd->name.data;
+    last = p + rd->name_size;
+
+    if (phase == NGX_HTTP_COMETCHAT_REDIS_SENTINEL) {
+        p = ngx_slprintf(p, last, "sentinel %s:%d", peer->host, peer->port);
+
+    } else if (rd->nsentinels) {
+        p = ngx_slprintf(p, last, "master %V at %s:%d",
+                         &rd->master, peer->host, peer->port);
+
+    } else if (rd->resolver) {
+        p = ngx_slprintf(p, last, "%V (%s)", &rd->conf_name, peer->host);
+
+    } else {
+        p = ngx_slprintf(p, last, "%V", &rd->conf_name);
+    }
+
+    rd->name.len = p - rd->name.data;
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "cometchat redis: connect to %V", &rd->name);
 
-    /* the address is numeric (resolved at configuration time) */
+    /* the address is numeric (resolved already) */
 
-    if (rd->port) {
-        ac = redisAsyncConnect(rd->host, rd->port);
+    if (peer->port) {
+        ac = redisAsyncConnect(peer->host, peer->port);
 
     } else {
-        ac = redisAsyncConnectUnix(rd->host);
+        ac = redisAsyncConnectUnix(peer->host);
     }
 
     if (ac == NULL) {
@@ -381,35 +645,19 @@ ngx_http_cometchat_redis_connect(ngx_http_cometchat_redis_t *rd)
 
     if (ac->err) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
-                                      ngx_http_cometchat_redis_errstr(ac));
+                                      ngx_http_cometchat_redis_event_errstr(ac));
         redisAsyncFree(ac);
         return;
     }
 
-    c = ngx_get_connection(ac->c.fd, log);
-    if (c == NULL) {
+    if (ngx_http_cometchat_redis_event_attach(ac, log) != NGX_OK) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
                                       "no free connection");
         redisAsyncFree(ac);
         return;
     }
 
-    c->data = ac;
-    c->log = log;
-    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-
-    c->read->handler = ngx_http_cometchat_redis_read_handler;
-    c->read->log = log;
-    c->write->handler = ngx_http_cometchat_redis_write_handler;
-    c->write->log = log;
-
     ac->data = rd;
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_cometchat_redis_add_read;
-    ac->ev.delRead = ngx_http_cometchat_redis_del_read;
-    ac->ev.addWrite = ngx_http_cometchat_redis_add_write;
-    ac->ev.delWrite = ngx_http_cometchat_redis_del_write;
-    ac->ev.cleanup = ngx_http_cometchat_redis_cleanup;
 
     rd->ac = ac;
     rd->up = 0;
@@ -425,51 +673,84 @@ ngx_http_cometchat_redis_connect(ngx_http_cometchat_redis_t *rd)
      * is not "up"; PING when there is nothing else to ask
      */
 
-    if (rd->password.len) {
-        argv[0] = "AUTH";
-        argvlen[0] = sizeof("AUTH") - 1;
-        argv[1] = (const char *) rd->password.data;
-        argvlen[1] = rd->password.len;
-
-        if (redisAsyncCommandArgv(ac,
-                                  ngx_http_cometchat_redis_handshake_handler,
-                                  "AUTH on", 2, argv, argvlen)
-            == REDIS_OK)
-        {
-            rd->handshake++;
+    if (phase == NGX_HTTP_COMETCHAT_REDIS_SENTINEL) {
+        if (rd->sentinel_password.len) {
+            argv[0] = "AUTH";
+            argvlen[0] = sizeof("AUTH") - 1;
+            argv[1] = (const char *) rd->sentinel_password.data;
+            argvlen[1] = rd->sentinel_password.len;
+            ngx_http_cometchat_redis_handshake(rd, "AUTH on", 2, argv,
+                                               argvlen);
         }
+
+        argv[0] = "SENTINEL";
+        argvlen[0] = sizeof("SENTINEL") - 1;
+        argv[1] = "get-master-addr-by-name";
+        argvlen[1] = sizeof("get-master-addr-by-name") - 1;
+        argv[2] = (const char *) rd->master.data;
+        argvlen[2] = rd->master.len;
+        ngx_http_cometchat_redis_handshake(rd,
+                                           ngx_http_cometchat_redis_step_master,
+                                           3, argv, argvlen);
+        goto done;
     }
 
-    argc = 0;
+    if (rd->password.len) {
+        argc = 0;
+        argv[argc] = "AUTH";
+        argvlen[argc++] = sizeof("AUTH") - 1;
+
+        if (rd->username.len) {
+            argv[argc] = (const char *) rd->username.data;
+            argvlen[argc++] = rd->username.len;
+        }
+
+        argv[argc] = (const char *) rd->password.data;
+        argvlen[argc++] = rd->password.len;
+
+        ngx_http_cometchat_redis_handshake(rd, "AUTH on", argc, argv,
+                                           argvlen);
+    }
 
     if (rd->db.len) {
         argv[0] = "SELECT";
         argvlen[0] = sizeof("SELECT") - 1;
         argv[1] = (const char *) rd->db.data;
         argvlen[1] = rd->db.len;
-        argc = 2;
-        what = "SELECT on";
-
-    } else if (rd->password.len == 0) {
-        argv[0] = "PING";
-        argvlen[0] = sizeof("PING") - 1;
-        argc = 1;
-        what = "PING on";
-
-    } else {
-        what = NULL;
+        ngx_http_cometchat_redis_handshake(rd, "SELECT on", 2, argv,
+                                           argvlen);
     }
 
-    if (argc
-        && redisAsyncCommandArgv(ac,
-                                 ngx_http_cometchat_redis_handshake_handler,
-                                 what, argc, argv, argvlen)
-           == REDIS_OK)
+    if (rd->nsentinels) {
+        /* a sentinel's answer may be stale: never write to a replica */
+        argv[0] = "ROLE";
+        argvlen[0] = sizeof("ROLE") - 1;
+        ngx_http_cometchat_redis_handshake(rd, ngx_http_cometchat_redis_step_role,
+                                           1, argv, argvlen);
+
+    } else if (rd->handshake == 0) {
+        argv[0] = "PING";
+        argvlen[0] = sizeof("PING") - 1;
+        ngx_http_cometchat_redis_handshake(rd, "PING on", 1, argv, argvlen);
+    }
+
+done:
+
+    ngx_http_cometchat_redis_arm(rd);
+}
+
+
+static void
+ngx_http_cometchat_redis_handshake(ngx_http_cometchat_redis_t *rd,
+    const char *what, int argc, const char **argv, const size_t *argvlen)
+{
+    if (redisAsyncCommandArgv(rd->ac,
+                              ngx_http_cometchat_redis_handshake_handler,
+                              (void *) what, argc, argv, argvlen)
+        == REDIS_OK)
     {
         rd->handshake++;
     }
-
-    ngx_http_cometchat_redis_arm(rd);
 }
 
 
@@ -489,7 +770,7 @@ ngx_http_cometchat_redis_connect_handler(const redisAsyncContext *ac,
 
     if (rd->ac == ac) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
-                                      ngx_http_cometchat_redis_errstr(ac));
+                                      ngx_http_cometchat_redis_event_errstr(ac));
     }
 }
 
@@ -511,7 +792,7 @@ ngx_http_cometchat_redis_handshake_handler(redisAsyncContext *ac, void *r,
 
     if (reply == NULL) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
-                                      ngx_http_cometchat_redis_errstr(ac));
+                                      ngx_http_cometchat_redis_event_errstr(ac));
         return;
     }
 
@@ -521,12 +802,66 @@ ngx_http_cometchat_redis_handshake_handler(redisAsyncContext *ac, void *r,
         return;
     }
 
+    if (ngx_http_cometchat_redis_handshake_check(rd, what, reply) != NGX_OK) {
+        return;
+    }
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cometchat redis: %s done", what);
 
     if (--rd->handshake == 0) {
         ngx_http_cometchat_redis_up(rd);
     }
+}
+
+
+/* NGX_OK: go on; else the connection is closed or replaced */
+
+static ngx_int_t
+ngx_http_cometchat_redis_handshake_check(ngx_http_cometchat_redis_t *rd,
+    const char *what, redisReply *reply)
+{
+    u_char                           buf[64];
+    const char                      *err;
+    ngx_http_cometchat_redis_peer_t  peer;
+
+    if (what == ngx_http_cometchat_redis_step_role) {
+        err = ngx_http_cometchat_redis_sentinel_role(reply, buf, sizeof(buf));
+
+        if (err) {
+            /* a replica, or a demoted master: the sentinels tell again */
+            ngx_http_cometchat_redis_close(rd, what, err);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (what != ngx_http_cometchat_redis_step_master) {
+        return NGX_OK;
+    }
+
+    err = ngx_http_cometchat_redis_sentinel_master(reply, &peer);
+
+    if (err) {
+        ngx_http_cometchat_redis_close(rd, what, err);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "cometchat redis: %V says master %V is %s:%d",
+                   &rd->name, &rd->master, peer.host, peer.port);
+
+    rd->peer = peer;
+    rd->asked = 0;
+
+    /* done with the sentinel: closed on purpose, the master is next */
+
+    ngx_http_cometchat_redis_close(rd, NULL, NULL);
+    ngx_http_cometchat_redis_open(rd, NGX_HTTP_COMETCHAT_REDIS_DATA,
+                                  &rd->peer);
+
+    return NGX_DECLINED;
 }
 
 
@@ -559,7 +894,7 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
         if (rd->ac == ac) {
             ngx_http_cometchat_redis_lost(rd, rd->up ? "connection to"
                                                      : "connect to",
-                                          ngx_http_cometchat_redis_errstr(ac));
+                                          ngx_http_cometchat_redis_event_errstr(ac));
         }
 
         rc = NGX_ERROR;
@@ -600,8 +935,25 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
             {
                 ngx_log_error(NGX_LOG_ERR, log, 0,
                               NGX_HTTP_COMETCHAT_LOG_PREFIX
-                              "redis command on \"%V\" failed: %V",
-                              &rd->name, &value);
+                              "redis command on \"%V\" failed: %V%s",
+                              &rd->name, &value,
+                              ngx_strncmp(value.data, "NOPERM", 6) == 0
+                              ? " (the ACL user lacks a command or key "
+                                "pattern the module needs)" : "");
+            }
+
+            /*
+             * the master moved: a demoted master or a replica answered,
+             * or the master lost its replicas; connect again, asking anew
+             */
+
+            if (rd->ac == ac
+                && (ngx_strncmp(value.data, "READONLY", 8) == 0
+                    || ngx_strncmp(value.data, "MASTERDOWN", 10) == 0))
+            {
+                rd->backoff = NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MIN;
+                ngx_http_cometchat_redis_close(rd, "command on",
+                                               reply->str);
             }
 
             break;
@@ -652,11 +1004,32 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
 static void
 ngx_http_cometchat_redis_up(ngx_http_cometchat_redis_t *rd)
 {
+    size_t  len;
+
     rd->up = 1;
     rd->failing = 0;
     rd->backoff = NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MIN;
 
-    ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, 1);
+    ngx_http_cometchat_status_redis_up(1);
+
+    len = ngx_strlen(rd->peer.host);
+
+    ngx_http_cometchat_status_redis_master(
+        ngx_crc32_short((u_char *) rd->peer.host, len) ^ rd->peer.port);
+
+    if (rd->last.host[0]
+        && (rd->last.port != rd->peer.port
+            || ngx_strcmp(rd->last.host, rd->peer.host) != 0))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      NGX_HTTP_COMETCHAT_LOG_PREFIX
+                      "redis \"%V\" is now at %s:%d, was %s:%d",
+                      rd->nsentinels ? &rd->master : &rd->conf_name,
+                      rd->peer.host, rd->peer.port,
+                      rd->last.host, rd->last.port);
+    }
+
+    rd->last = rd->peer;
 
     if (rd->logged) {
         rd->logged = 0;
@@ -676,7 +1049,8 @@ ngx_http_cometchat_redis_up(ngx_http_cometchat_redis_t *rd)
 /*
  * The connection is gone or going (hiredis frees it, or the caller does
  * right after): new commands fail from here on, a reconnect is scheduled.
- * Pending commands still get their NULL replies from hiredis.
+ * Pending commands still get their NULL replies from hiredis.  A sentinel
+ * that fails is followed by the next one at once, until each was asked.
  */
 
 static void
@@ -687,7 +1061,7 @@ ngx_http_cometchat_redis_lost(ngx_http_cometchat_redis_t *rd,
 
     if (rd->up) {
         rd->up = 0;
-        ngx_http_cometchat_status_add(NGX_HTTP_COMETCHAT_STAT_REDIS_UP, -1);
+        ngx_http_cometchat_status_redis_up(0);
     }
 
     if (rd->timer.timer_set) {
@@ -703,6 +1077,40 @@ ngx_http_cometchat_redis_lost(ngx_http_cometchat_redis_t *rd,
     rd->failing = 1;
 
     ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
+
+    if (rd->phase == NGX_HTTP_COMETCHAT_REDIS_SENTINEL
+        && ++rd->asked < rd->nsentinels)
+    {
+        if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS)) {
+            rd->logged = 1;
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          NGX_HTTP_COMETCHAT_LOG_PREFIX
+                          "redis %s \"%V\" failed: %s, asking the next "
+                          "sentinel", what, &rd->name, detail);
+        }
+
+        rd->sentinel = (rd->sentinel + 1) % rd->nsentinels;
+
+        if (!rd->exiting && !ngx_exiting && !ngx_terminate) {
+            if (rd->retry.timer_set) {
+                ngx_del_timer(&rd->retry);
+            }
+
+            rd->retry.log = ngx_cycle->log;
+            ngx_add_timer(&rd->retry, 0);
+        }
+
+        return;
+    }
+
+    if (rd->nsentinels) {
+        /* each was asked, or the master failed: a new round */
+        rd->asked = 0;
+
+        if (rd->phase == NGX_HTTP_COMETCHAT_REDIS_SENTINEL) {
+            rd->sentinel = (rd->sentinel + 1) % rd->nsentinels;
+        }
+    }
 
     if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS)) {
         rd->logged = 1;
@@ -754,8 +1162,8 @@ ngx_http_cometchat_redis_schedule_retry(ngx_http_cometchat_redis_t *rd)
 
     rd->backoff *= 2;
 
-    if (rd->backoff > NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MAX) {
-        rd->backoff = NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MAX;
+    if (rd->backoff > rd->backoff_max) {
+        rd->backoff = rd->backoff_max;
     }
 }
 
@@ -897,7 +1305,7 @@ ngx_http_cometchat_redis_retry_handler(ngx_event_t *ev)
 {
     ngx_http_cometchat_redis_t  *rd = ev->data;
 
-    if (rd->ac || rd->exiting || ngx_exiting || ngx_terminate) {
+    if (rd->ac || rd->rctx || rd->exiting || ngx_exiting || ngx_terminate) {
         return;
     }
 
@@ -905,110 +1313,40 @@ ngx_http_cometchat_redis_retry_handler(ngx_event_t *ev)
 }
 
 
+/* the event layer's handlers */
+
 static void
-ngx_http_cometchat_redis_read_handler(ngx_event_t *rev)
+ngx_http_cometchat_redis_gone(redisAsyncContext *ac)
 {
-    ngx_connection_t            *c;
-    redisAsyncContext           *ac;
-    ngx_http_cometchat_redis_t  *rd;
+    ngx_http_cometchat_redis_t *rd = ac->data;
 
-    c = rev->data;
-    ac = c->data;
-
-    if (c->close) {
-        /* worker_shutdown_timeout: every connection is being closed */
-        rd = ac->data;
-
-        /* pending handlers are called: their requests are still open */
-
-        if (rd->ac == ac) {
-            ngx_http_cometchat_redis_close(rd, NULL, NULL);
-        }
-
-        return;
+    if (rd->ac == ac) {
+        ngx_http_cometchat_redis_lost(rd, rd->up ? "connection to"
+                                                 : "connect to",
+                                      ngx_http_cometchat_redis_event_errstr(ac));
     }
-
-    /*
-     * hiredis reads 16 KiB per call; the event is level-triggered, so
-     * whatever is left raises it again.  ac and c may be freed on return.
-     */
-
-    redisAsyncHandleRead(ac);
 }
 
 
 static void
-ngx_http_cometchat_redis_write_handler(ngx_event_t *wev)
+ngx_http_cometchat_redis_closing(redisAsyncContext *ac)
 {
-    ngx_connection_t  *c;
+    ngx_http_cometchat_redis_t *rd = ac->data;
 
-    c = wev->data;
+    /* pending handlers are called: their requests are still open */
 
-    redisAsyncHandleWrite(c->data);
-}
-
-
-static void
-ngx_http_cometchat_redis_add_read(void *privdata)
-{
-    ngx_connection_t *c = privdata;
-
-    ngx_http_cometchat_redis_add(c->read, NGX_READ_EVENT);
-}
-
-
-static void
-ngx_http_cometchat_redis_del_read(void *privdata)
-{
-    ngx_connection_t *c = privdata;
-
-    ngx_http_cometchat_redis_del(c->read, NGX_READ_EVENT);
-}
-
-
-static void
-ngx_http_cometchat_redis_add_write(void *privdata)
-{
-    ngx_connection_t *c = privdata;
-
-    ngx_http_cometchat_redis_add(c->write, NGX_WRITE_EVENT);
-}
-
-
-static void
-ngx_http_cometchat_redis_del_write(void *privdata)
-{
-    ngx_connection_t *c = privdata;
-
-    ngx_http_cometchat_redis_del(c->write, NGX_WRITE_EVENT);
-}
-
-
-static void
-ngx_http_cometchat_redis_add(ngx_event_t *ev, ngx_int_t event)
-{
-    ngx_connection_t            *c;
-    redisAsyncContext           *ac;
-    ngx_http_cometchat_redis_t  *rd;
-
-    if (ev->active) {
-        return;
+    if (rd->ac == ac) {
+        ngx_http_cometchat_redis_close(rd, NULL, NULL);
     }
+}
 
-    /* level-triggered: see the read handler */
 
-    if (ngx_add_event(ev, event, NGX_LEVEL_EVENT) == NGX_OK) {
-        return;
-    }
+static void
+ngx_http_cometchat_redis_broken(redisAsyncContext *ac)
+{
+    ngx_http_cometchat_redis_t *rd = ac->data;
 
-    /*
-     * called from inside hiredis: the connection cannot be freed here,
-     * the timer handler does it on the next turn of the loop
-     */
-
-    c = ev->data;
-    ac = c->data;
-    rd = ac->data;
+    /* the timer handler closes it, outside of hiredis */
 
     if (rd->ac == ac && !rd->broken) {
         rd->broken = 1;
@@ -1020,76 +1358,4 @@ ngx_http_cometchat_redis_add(ngx_event_t *ev, ngx_int_t event)
         rd->timer.log = ngx_cycle->log;
         ngx_add_timer(&rd->timer, 0);
     }
-}
-
-
-static void
-ngx_http_cometchat_redis_del(ngx_event_t *ev, ngx_int_t event)
-{
-    if (ev->active) {
-        (void) ngx_del_event(ev, event, 0);
-    }
-}
-
-
-/* hiredis closes the fd itself, right after this */
-
-static void
-ngx_http_cometchat_redis_cleanup(void *privdata)
-{
-    ngx_connection_t *c = privdata;
-
-    redisAsyncContext           *ac;
-    ngx_http_cometchat_redis_t  *rd;
-
-    ac = c->data;
-    rd = ac->data;
-
-    if (rd->ac == ac) {
-        ngx_http_cometchat_redis_lost(rd, rd->up ? "connection to"
-                                                 : "connect to",
-                                      ngx_http_cometchat_redis_errstr(ac));
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "cometchat redis: cleanup fd:%d", c->fd);
-
-    ngx_http_cometchat_redis_del(c->read, NGX_READ_EVENT);
-    ngx_http_cometchat_redis_del(c->write, NGX_WRITE_EVENT);
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    c->read->closed = 1;
-    c->write->closed = 1;
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
-}
-
-
-static const char *
-ngx_http_cometchat_redis_errstr(const redisAsyncContext *ac)
-{
-    /* ac->errstr is only copied from ac->c on some paths */
-
-    if (ac->c.err && ac->c.errstr[0]) {
-        return ac->c.errstr;
-    }
-
-    return "connection closed";
 }

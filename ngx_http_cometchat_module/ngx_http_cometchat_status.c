@@ -5,6 +5,14 @@
  * Each counter is one ngx_atomic_t in a small shared memory zone, updated
  * with ngx_atomic_fetch_add(): no lock on the request path, exact totals
  * once traffic stops.
+ *
+ * cometchat_redis_up is not one of them: a worker that dies cannot take
+ * back what it added.  Each worker owns a slot instead (by
+ * ngx_process_slot, which a respawned worker takes over) holding its pid
+ * while its Redis connection is ready, and the handler counts the slots
+ * whose process still exists.  After the counters and the slots comes the
+ * identity of the Redis master last followed, so that a failover every
+ * worker follows is counted once.
  */
 
 
@@ -32,9 +40,13 @@ static ngx_int_t ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone,
 
 
 static size_t ngx_http_cometchat_status_build_info(u_char *p);
+static void ngx_http_cometchat_status_set_zone(ngx_atomic_t *stats);
+static ngx_atomic_int_t ngx_http_cometchat_status_redis_up_value(void);
 
 
 static ngx_atomic_t  *ngx_http_cometchat_stats;
+static ngx_atomic_t  *ngx_http_cometchat_stats_up;      /* worker slots */
+static ngx_atomic_t  *ngx_http_cometchat_stats_master;
 
 
 /* in the order of ngx_http_cometchat_stat_e */
@@ -78,7 +90,9 @@ static ngx_http_cometchat_metric_t  ngx_http_cometchat_metrics[] = {
     { "cometchat_profile_updates_total", "counter",
       "CometChat users whose name or avatar was updated.", NULL },
     { "cometchat_redis_up", "gauge",
-      "Workers with a ready Redis connection.", NULL }
+      "Workers with a ready Redis connection.", NULL },
+    { "cometchat_redis_failovers_total", "counter",
+      "Changes of the Redis master address that workers followed.", NULL }
 };
 
 
@@ -109,7 +123,7 @@ ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     if (data) {
         /* a reload keeps the counters */
         shm_zone->data = data;
-        ngx_http_cometchat_stats = data;
+        ngx_http_cometchat_status_set_zone(data);
         return NGX_OK;
     }
 
@@ -117,16 +131,19 @@ ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         shm_zone->data = shpool->data;
-        ngx_http_cometchat_stats = shpool->data;
+        ngx_http_cometchat_status_set_zone(shpool->data);
         return NGX_OK;
     }
 
     ngx_http_cometchat_stats = ngx_slab_calloc(shpool,
-                                   NGX_HTTP_COMETCHAT_STAT_N
+                                   (NGX_HTTP_COMETCHAT_STAT_N
+                                    + NGX_MAX_PROCESSES + 1)
                                    * sizeof(ngx_atomic_t));
     if (ngx_http_cometchat_stats == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_http_cometchat_status_set_zone(ngx_http_cometchat_stats);
 
     shpool->data = (void *) ngx_http_cometchat_stats;
     shm_zone->data = (void *) ngx_http_cometchat_stats;
@@ -144,6 +161,94 @@ ngx_http_cometchat_status_add(ngx_http_cometchat_stat_e stat,
     }
 
     (void) ngx_atomic_fetch_add(&ngx_http_cometchat_stats[stat], n);
+}
+
+
+static void
+ngx_http_cometchat_status_set_zone(ngx_atomic_t *stats)
+{
+    ngx_http_cometchat_stats = stats;
+    ngx_http_cometchat_stats_up = stats + NGX_HTTP_COMETCHAT_STAT_N;
+    ngx_http_cometchat_stats_master = ngx_http_cometchat_stats_up
+                                      + NGX_MAX_PROCESSES;
+}
+
+
+/* this worker's Redis connection became ready (1) or not (0) */
+
+void
+ngx_http_cometchat_status_redis_up(ngx_uint_t up)
+{
+    if (ngx_http_cometchat_stats == NULL
+        || ngx_process_slot < 0 || ngx_process_slot >= NGX_MAX_PROCESSES)
+    {
+        return;
+    }
+
+    ngx_http_cometchat_stats_up[ngx_process_slot] = up ? ngx_pid : 0;
+}
+
+
+/*
+ * The worker now talks to the Redis master "id" (a hash of its address):
+ * counts a failover when another worker has not done so for the same
+ * change already.  The first master after start-up is no failover.
+ */
+
+void
+ngx_http_cometchat_status_redis_master(uint32_t id)
+{
+    ngx_atomic_uint_t  old;
+
+    if (ngx_http_cometchat_stats == NULL) {
+        return;
+    }
+
+    /* 0 means "none yet" in the zone */
+    id |= 1;
+
+    for ( ;; ) {
+        old = *ngx_http_cometchat_stats_master;
+
+        if (old == id) {
+            return;
+        }
+
+        if (ngx_atomic_cmp_set(ngx_http_cometchat_stats_master, old, id)) {
+            break;
+        }
+    }
+
+    if (old != 0) {
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_FAILOVERS);
+    }
+}
+
+
+static ngx_atomic_int_t
+ngx_http_cometchat_status_redis_up_value(void)
+{
+    ngx_pid_t         pid;
+    ngx_uint_t        i;
+    ngx_atomic_int_t  n;
+
+    n = 0;
+
+    for (i = 0; i < NGX_MAX_PROCESSES; i++) {
+        pid = (ngx_pid_t) ngx_http_cometchat_stats_up[i];
+
+        if (pid == 0) {
+            continue;
+        }
+
+        /* a worker killed while up: its slot is stale until respawned */
+
+        if (pid == ngx_pid || kill(pid, 0) == 0 || ngx_errno == NGX_EPERM) {
+            n++;
+        }
+    }
+
+    return n;
 }
 
 
@@ -194,8 +299,15 @@ ngx_http_cometchat_status_handler(ngx_http_request_t *r)
     for (i = 0; i < NGX_HTTP_COMETCHAT_STAT_N; i++) {
         m = &ngx_http_cometchat_metrics[i];
 
-        value = ngx_http_cometchat_stats
-                ? (ngx_atomic_int_t) ngx_http_cometchat_stats[i] : 0;
+        if (ngx_http_cometchat_stats == NULL) {
+            value = 0;
+
+        } else if (i == NGX_HTTP_COMETCHAT_STAT_REDIS_UP) {
+            value = ngx_http_cometchat_status_redis_up_value();
+
+        } else {
+            value = (ngx_atomic_int_t) ngx_http_cometchat_stats[i];
+        }
 
         if (m->help) {
             b->last = ngx_sprintf(b->last, "# HELP %s %s\n# TYPE %s %s\n",

@@ -14,6 +14,8 @@ ngx_int_t ngx_http_cometchat_status_init_zone(ngx_conf_t *cf,
     ngx_http_cometchat_main_conf_t *cmcf);
 void ngx_http_cometchat_status_add(ngx_http_cometchat_stat_e stat,
     ngx_atomic_int_t n);
+void ngx_http_cometchat_status_redis_up(ngx_uint_t up);
+void ngx_http_cometchat_status_redis_master(uint32_t id);
 #define ngx_http_cometchat_status_inc(stat)                                    \
     ngx_http_cometchat_status_add(stat, 1)
 ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
