@@ -23,6 +23,9 @@ package CometChatTLS;
 #                   connections ("server", "wrong-name", "expired",
 #                   "unknown"); /_fake/reset goes back to "server"
 # fake_stats()      /_fake/stats decoded
+# start_proxy(%opt) tools/fake/proxy.py on a free port (user, password:
+#                   Basic auth required); returns its port, stopped at exit
+# proxy_get($port, $path)  GET /_proxy/stats or /_proxy/reset on it: body
 # nginx_t($server)  "nginx -t" of a configuration with $server in its
 #                   server block (and the module loaded): ($status, what
 #                   nginx printed and logged); for warnings, which a
@@ -42,12 +45,13 @@ use Time::HiRes qw(sleep time);
 
 use CometChatEnv qw(free_port fake_get);
 
-our @EXPORT = qw(tls_cert fake_stats nginx_t);
+our @EXPORT = qw(tls_cert fake_stats nginx_t start_proxy proxy_get);
 
 my $Top = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
 my $Python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
 my $Owner = $$;
 my $FakePid;
+my @ProxyPids;
 
 my $Dir = File::Temp::tempdir('cometchat-tls-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
@@ -109,6 +113,45 @@ sub fake_stats {
     return JSON::PP::decode_json(fake_get('/_fake/stats'));
 }
 
+sub start_proxy {
+    my %opt = @_;
+    my $port = free_port($ENV{TEST_NGINX_REDIS_PORT},
+                         $ENV{TEST_NGINX_FAKE_PORT},
+                         $ENV{TEST_NGINX_FAKE_TLS_PORT});
+    my @auth = defined $opt{user}
+               ? ('--user', $opt{user}, '--password', $opt{password})
+               : ();
+    my $pid = fork();
+    die "CometChatTLS: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$Dir/proxy.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $Python, "$Top/tools/fake/proxy.py", '--port', $port, @auth
+            or POSIX::_exit(127);
+    }
+    push @ProxyPids, $pid;
+    my $deadline = time + 15;
+    until (_port_open($port)) {
+        die "CometChatTLS: the proxy did not start\n"
+            if time > $deadline || waitpid($pid, POSIX::WNOHANG()) == $pid;
+        sleep 0.02;
+    }
+    return $port;
+}
+
+sub proxy_get {
+    my ($port, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "CometChatTLS: proxy on $port: $!\n";
+    print $s "GET $path HTTP/1.1\r\nHost: x\r\n\r\n";
+    my $resp = do { local $/; <$s> } // '';
+    close $s;
+    my (undef, $body) = split /\r\n\r\n/, $resp, 2;
+    return $body // '';
+}
+
 my $NginxT = 0;
 
 sub nginx_t {
@@ -136,10 +179,12 @@ sub nginx_t {
 _start();
 
 END {
-    if ($$ == $Owner && $FakePid) {
+    if ($$ == $Owner) {
         local $?;
-        kill 'TERM', $FakePid;
-        waitpid($FakePid, 0);
+        for my $pid (grep { $_ } $FakePid, @ProxyPids) {
+            kill 'TERM', $pid;
+            waitpid($pid, 0);
+        }
     }
 }
 
