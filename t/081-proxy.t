@@ -166,7 +166,7 @@ Cookie: uid=auth_081
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "auth_081" failed: .*407.* \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$::PPort\)\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "auth_081" failed: CONNECT tunnel failed, response 407 \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$::PPort\)\n\z/
 --- no_error_log
 s3cret
 puser
@@ -192,7 +192,7 @@ Cookie: uid=down_081
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "down_081" failed: .*\b127\.0\.0\.1\b.* \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$ENV{TEST_NGINX_DOWN_PORT}\)\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "down_081" failed: Failed to connect to 127\.0\.0\.1 port $ENV{TEST_NGINX_DOWN_PORT} after \d+ ms: Couldn't connect to server \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$ENV{TEST_NGINX_DOWN_PORT}\)\n\z/
 --- no_error_log
 s3cret
 puser
