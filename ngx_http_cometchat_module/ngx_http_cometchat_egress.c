@@ -378,8 +378,9 @@ ngx_http_cometchat_egress_check_pem(ngx_conf_t *cf, ngx_str_t *path)
 
 
 /*
- * The user information ("user:pass@") is shown as "***@"; hostport is what follows the user information, up to the
- * path.  Works on any text, so that a malformed value is masked too.
+ * The user information ("user:pass@") is shown as "***@"; hostport is
+ * what follows it, up to the path.  Works on any text, so that a
+ * malformed value is masked too.
  */
 
 static ngx_int_t

@@ -40,10 +40,10 @@ typedef struct {
 struct ngx_http_cometchat_rest_call_s {
     CURL                       *easy;
     struct curl_slist          *headers;
-    ngx_http_cometchat_egress_t *egress;    /* configuration's */
 
     ngx_http_cometchat_rest_handler_pt  handler;
-    void                       *data;
+    void                               *data;
+    ngx_http_cometchat_egress_t        *egress;     /* configuration's */
 
     ngx_queue_t                 queue;
 

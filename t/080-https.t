@@ -82,9 +82,15 @@ my ($rc, $out) = nginx_t(<<'_EOC_');
     }
 _EOC_
 is($rc, 0, '080 - cometchat_api_ssl_verify off passes nginx -t') or diag($out);
-like($out, qr/\[warn\] .*"cometchat_api_ssl_verify off": CometChat's certificate is not checked; anyone on the network path can pose as CometChat and read the REST API key in .*nginx\.conf:9/,
-     '080 - and warns, naming the line');
-is(() = $out =~ /cometchat_api_ssl_verify off/g, 1, '080 - once, for the one "off"');
+like($out, qr/\[warn\] .*"cometchat_api_ssl_verify off": CometChat's certificate is not checked; anyone on the network path can pose as CometChat and read the REST API key in .*nginx\.conf:\d+/,
+     '080 - and warns');
+# the "off" is on line 8 of nginx_t's file, 9 after a load_module line; an
+# nginx may print the warning on stderr and log it too
+my $off_line = 8 + (($ENV{TEST_NGINX_LOAD_MODULES} // '') =~ /\S/ ? 1 : 0);
+my %warned = map { $_ => 1 }
+             $out =~ /"cometchat_api_ssl_verify off": .*? in \S*nginx\.conf:(\d+)/g;
+is_deeply([sort keys %warned], [$off_line],
+          '080 - for the one "off", naming its line');
 
 ($rc, $out) = nginx_t(<<'_EOC_');
     cometchat_api_ssl_verify maybe;
@@ -148,6 +154,9 @@ test-rest-key
 
 
 === TEST 3: a certificate for another host name
+(the TLS 1.3 handshake completes on the fake's side before curl checks the
+name, and a second connection may resume that session: curl checks the
+name again, and nothing is sent)
 --- config
 --- init
 CometChatEnv::fake_get('/_fake/reset');
@@ -161,7 +170,7 @@ Cookie: uid=name_080
 --- response_headers eval
 ["X-CC-Status: error", "", ""]
 --- response_body_like eval
-[$::Page, qr/\A\{"error":"cometchat unavailable"\}\z/, main::refused('"handshakes":\d+,"resumed":0,"failed":\d+,"stalled":0')]
+[$::Page, qr/\A\{"error":"cometchat unavailable"\}\z/, main::refused('"handshakes":\d+,"resumed":\d+,"failed":\d+,"stalled":0')]
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
