@@ -57,6 +57,8 @@ struct ngx_http_cometchat_mint_s {
     ngx_str_t                           api_key;
     ngx_str_t                           api_key_file;
     ngx_msec_t                          timeout;
+    ngx_http_cometchat_egress_t        *egress; /* configuration memory,
+                                                   as long as the worker */
 
     ngx_str_t                           uid;
     ngx_str_t                           name;
@@ -188,6 +190,7 @@ ngx_http_cometchat_api_start(ngx_http_cometchat_loc_conf_t *lcf,
     mint->handler = handler;
     mint->data = data;
     mint->timeout = lcf->api_timeout;
+    mint->egress = lcf->egress;
     mint->result.rc = NGX_ERROR;
 
     if (ngx_http_cometchat_api_copy(pool, &mint->api_url, &lcf->api_url)
@@ -433,7 +436,7 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
 
     mint->call = ngx_http_cometchat_rest_start(method,
                                       &url, &mint->api_key, &body,
-                                      mint->timeout,
+                                      mint->timeout, mint->egress,
                                       ngx_http_cometchat_api_reply, mint,
                                       &mint->log);
 

@@ -117,6 +117,8 @@ typedef struct {
     ngx_str_t                   api_key_file;   /* for messages only */
     ngx_str_t                   api_url;        /* no trailing slash */
     ngx_msec_t                  api_timeout;
+    void                       *egress;         /* TLS and proxy, owned by
+                                                   egress.c */
 
     ngx_str_t                   session_uri;    /* empty: off */
     ngx_http_cometchat_source_t uid_src;

@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_cometchat_cache.h"
+#include "ngx_http_cometchat_egress.h"
 #include "ngx_http_cometchat_endpoint.h"
 #include "ngx_http_cometchat_filter.h"
 #include "ngx_http_cometchat_redis.h"
@@ -131,6 +132,27 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, api_timeout),
       &ngx_http_cometchat_check_timeout_p },
+
+    { ngx_string("cometchat_api_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_cometchat_egress_conf_trusted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cometchat_api_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_cometchat_egress_conf_verify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cometchat_api_proxy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_cometchat_egress_conf_proxy,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("cometchat_session"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -965,6 +987,7 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
      *     conf->api_key = { 0, NULL };
      *     conf->api_key_file = { 0, NULL };
      *     conf->api_url = { 0, NULL };
+     *     conf->egress = NULL;
      *     conf->session_uri = { 0, NULL };
      *     conf->uid_src = { NGX_HTTP_COMETCHAT_SRC_NONE, ... };
      *     conf->name_src = { NGX_HTTP_COMETCHAT_SRC_NONE, ... };
@@ -1084,6 +1107,11 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                             &conf->app_id, &conf->region);
             conf->api_url.len = p - conf->api_url.data;
         }
+    }
+
+    rv = ngx_http_cometchat_egress_merge(cf, prev, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     rv = ngx_http_cometchat_snippet_merge(cf, prev, conf);

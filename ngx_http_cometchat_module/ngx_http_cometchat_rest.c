@@ -21,8 +21,6 @@
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_rest.h"
 
-#include <curl/curl.h>
-
 
 #define NGX_HTTP_COMETCHAT_REST_BODY_MAX  NGX_HTTP_COMETCHAT_JSON_MAX
 
@@ -44,7 +42,8 @@ struct ngx_http_cometchat_rest_call_s {
     struct curl_slist          *headers;
 
     ngx_http_cometchat_rest_handler_pt  handler;
-    void                       *data;
+    void                               *data;
+    ngx_http_cometchat_egress_t        *egress;     /* configuration's */
 
     ngx_queue_t                 queue;
 
@@ -62,6 +61,7 @@ struct ngx_http_cometchat_rest_call_s {
     unsigned                    in_handler:1;
 
     char                        errbuf[CURL_ERROR_SIZE];
+    u_char                      error[CURL_ERROR_SIZE + 256];   /* logged */
 };
 
 
@@ -133,6 +133,8 @@ ngx_http_cometchat_rest_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_cometchat_rest_global = 1;
+
+    (void) ngx_http_cometchat_egress_init_process(cycle);
 
     vi = curl_version_info(CURLVERSION_NOW);
 
@@ -233,6 +235,8 @@ ngx_http_cometchat_rest_exit_process(ngx_cycle_t *cycle)
         ngx_http_cometchat_rest_nsocks = 0;
     }
 
+    ngx_http_cometchat_egress_exit_process();
+
     if (ngx_http_cometchat_rest_global) {
         curl_global_cleanup();
         ngx_http_cometchat_rest_global = 0;
@@ -243,6 +247,7 @@ ngx_http_cometchat_rest_exit_process(ngx_cycle_t *cycle)
 ngx_http_cometchat_rest_call_t *
 ngx_http_cometchat_rest_start(ngx_str_t *method, ngx_str_t *url,
     ngx_str_t *api_key, ngx_str_t *body, ngx_msec_t timeout,
+    ngx_http_cometchat_egress_t *egress,
     ngx_http_cometchat_rest_handler_pt handler, void *data, ngx_log_t *log)
 {
     u_char                          *p, *tmp;
@@ -280,6 +285,7 @@ ngx_http_cometchat_rest_start(ngx_str_t *method, ngx_str_t *url,
 
     call->handler = handler;
     call->data = data;
+    call->egress = egress;
 
     easy = curl_easy_init();
     if (easy == NULL) {
@@ -363,6 +369,12 @@ ngx_http_cometchat_rest_start(ngx_str_t *method, ngx_str_t *url,
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION,
                      ngx_http_cometchat_rest_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
+
+    /* before the key is sent: who the peer must be, and the way there */
+
+    if (ngx_http_cometchat_egress_setopt(easy, egress, log) != NGX_OK) {
+        goto failed;
+    }
 
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION,
                      ngx_http_cometchat_rest_open);
@@ -848,6 +860,7 @@ ngx_http_cometchat_rest_done(ngx_http_cometchat_rest_call_t *call,
     CURLcode rc)
 {
     long                             code;
+    const char                      *reason;
     ngx_http_cometchat_stat_e        stat;
     ngx_http_cometchat_rest_reply_t  reply;
 
@@ -863,18 +876,22 @@ ngx_http_cometchat_rest_done(ngx_http_cometchat_rest_call_t *call,
         stat = NGX_HTTP_COMETCHAT_STAT_API_TRANSPORT_ERROR;
 
         if (call->too_big) {
-            reply.error = "reply body too big";
+            reason = "reply body too big";
 
         } else if (rc == CURLE_OK) {
-            reply.error = "no HTTP status in reply";
+            reason = "no HTTP status in reply";
 
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            reply.error = "timed out";
+            reason = "timed out";
 
         } else {
-            reply.error = call->errbuf[0] ? call->errbuf
-                                          : curl_easy_strerror(rc);
+            reason = call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
         }
+
+        reply.error = ngx_http_cometchat_egress_error(call->easy, rc,
+                                                      call->egress, reason,
+                                                      call->error,
+                                                      sizeof(call->error));
 
     } else {
         reply.status = (ngx_uint_t) code;

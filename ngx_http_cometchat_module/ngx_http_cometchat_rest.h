@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_cometchat_common.h"
+#include "ngx_http_cometchat_egress.h"
 
 
 typedef struct ngx_http_cometchat_rest_call_s  ngx_http_cometchat_rest_call_t;
@@ -27,8 +28,8 @@ ngx_int_t ngx_http_cometchat_rest_init_process(ngx_cycle_t *cycle);
 void ngx_http_cometchat_rest_exit_process(ngx_cycle_t *cycle);
 ngx_http_cometchat_rest_call_t *ngx_http_cometchat_rest_start(
     ngx_str_t *method, ngx_str_t *url, ngx_str_t *api_key, ngx_str_t *body,
-    ngx_msec_t timeout, ngx_http_cometchat_rest_handler_pt handler,
-    void *data, ngx_log_t *log);
+    ngx_msec_t timeout, ngx_http_cometchat_egress_t *egress,
+    ngx_http_cometchat_rest_handler_pt handler, void *data, ngx_log_t *log);
 void ngx_http_cometchat_rest_cancel(ngx_http_cometchat_rest_call_t *call);
 
 

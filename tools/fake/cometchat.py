@@ -5,6 +5,9 @@ it is about to make (update user for profile sync, delete user for a smoke
 check), answered the way CometChat does (docs/cometchat-api.md), with
 injectable delays, errors, rate limits, garbage and dropped connections
 (/_fake/set), counters (/_fake/stats) and seeding (/_fake/seed_user).
+With --tls-port it serves the same API over HTTPS as well (TLSServer:
+the controls stay on the plain port), counting connections and TLS
+handshakes, and can switch certificates or stall handshakes at run time.
 Python 3 standard library only.  Started through tools/fake/run; see
 tools/README.md for the routes.
 """
@@ -14,6 +17,7 @@ import json
 import re
 import secrets
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -93,18 +97,26 @@ class State:
         self.last_request = {}
         self.window_start = 0
         self.window_count = 0
+        # accepted connections per listener; TLS handshakes by outcome
+        self.connections = {"http": 0, "tls": 0}
+        self.tls = {"handshakes": 0, "resumed": 0, "failed": 0,
+                    "stalled": 0, "last_error": None}
+        self.tls_ctx = None     # a tls_cert set through /_fake/set
         self.b = {
             "delay": {},          # op -> ms
             "fail": {},           # op -> {status, code, message, times}
             "garbage": {},        # op -> {times, body}
             "ratelimit": {},      # op -> {retry_after, times}
             "drop": {},           # op -> {times}
+            "close": {},          # op -> {times}: reply, then close
             "rate_limit": 10000,  # advertised and enforced, per minute
             "ratelimit_headers": "old",
             "exists_status": 400,
             "token_reuse": False,
             "minimal_errors": False,
             "php_json": True,
+            "tls_cert": None,     # PEM file served instead of --tls-cert
+            "tls_stall": False,   # accept, never answer the handshake
         }
 
 
@@ -297,6 +309,8 @@ class Handler(BaseHTTPRequestHandler):
                 failed = take(b["fail"], op)
             if op and dropped is None and limited is None and failed is None:
                 garbage = take(b["garbage"], op)
+            if op and dropped is None and take(b["close"], op) is not None:
+                self.close_connection = True
             t = now()
             window = t - t % 60
             if window != st.window_start:
@@ -567,7 +581,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(404, {"error": "unknown control " + name})
         try:
             return fn(q)
-        except (ValueError, KeyError) as e:
+        except (ValueError, KeyError, OSError) as e:
             return self._json(400, {"error": "bad parameter: %s" % e})
 
     def ctl_ping(self, _q):
@@ -632,6 +646,9 @@ class Handler(BaseHTTPRequestHandler):
             if "drop_on" in q:
                 for op in ops(one("drop_on")):
                     b["drop"][op] = {"times": times("drop_times")}
+            if "close_on" in q:
+                for op in ops(one("close_on")):
+                    b["close"][op] = {"times": times("close_times")}
             if "api_key" in q:
                 api_key = one("api_key")
             if "rate_limit" in q:
@@ -643,10 +660,22 @@ class Handler(BaseHTTPRequestHandler):
                 b["ratelimit_headers"] = v
             if "exists_status" in q:
                 b["exists_status"] = int(one("exists_status"))
+            tls_ctx = st.tls_ctx
+            if "tls_cert" in q:
+                cert = one("tls_cert")
+                if cert:
+                    tls_ctx = tls_context(cert, one("tls_key"))
+                    b["tls_cert"] = cert
+                else:
+                    tls_ctx = None
+                    b["tls_cert"] = None
+            if "tls_stall" in q:
+                b["tls_stall"] = truthy(one("tls_stall"))
             for flag in ("token_reuse", "minimal_errors", "php_json"):
                 if flag in q:
                     b[flag] = truthy(one(flag))
             st.b = b
+            st.tls_ctx = tls_ctx
             st.api_key = api_key
             shown = json.loads(json.dumps(b))
         return self._json(200, {"ok": True, "behaviours": shown})
@@ -667,6 +696,8 @@ class Handler(BaseHTTPRequestHandler):
                 "echo_calls": st.echo_calls,
                 "behaviours": st.b,
                 "app_id": st.app_id,
+                "connections": dict(st.connections),
+                "tls": dict(st.tls),
             }
             body = compact(reply)
         return self._send(200, body)
@@ -730,3 +761,72 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 512
+
+    def get_request(self):
+        request, address = self.socket.accept()
+        st = self.state
+        with st.lock:
+            st.connections["http"] += 1
+        return request, address
+
+
+def tls_context(cert, key=None):
+    """A server context for a PEM certificate (chain) and its key."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class TLSServer(Server):
+    """The REST API over HTTPS, sharing a State with the plain server.
+
+    The handshake runs in the connection's own thread, so that a failing
+    or stalled one holds nothing else up; every accepted connection, and
+    every handshake by outcome, is counted (/_fake/stats "connections",
+    "tls")."""
+
+    def __init__(self, address, handler, ctx):
+        super().__init__(address, handler)
+        self.default_ctx = ctx
+
+    def get_request(self):
+        request, address = self.socket.accept()
+        st = self.state
+        with st.lock:
+            st.connections["tls"] += 1
+        return request, address
+
+    def process_request_thread(self, request, client_address):
+        st = self.state
+        with st.lock:
+            stall = st.b["tls_stall"]
+            ctx = st.tls_ctx or self.default_ctx
+        request.settimeout(30)
+        if stall:
+            # read the ClientHello and whatever follows, answer nothing,
+            # until the client gives up
+            try:
+                while request.recv(4096):
+                    pass
+            except OSError:
+                pass
+            with st.lock:
+                st.tls["stalled"] += 1
+            self.shutdown_request(request)
+            return
+        tls = ctx.wrap_socket(request, server_side=True,
+                              do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+        except (ssl.SSLError, OSError) as e:
+            with st.lock:
+                st.tls["failed"] += 1
+                st.tls["last_error"] = getattr(e, "reason", None) or str(e)
+            tls.close()
+            return
+        with st.lock:
+            st.tls["handshakes"] += 1
+            if tls.session_reused:
+                st.tls["resumed"] += 1
+        tls.settimeout(None)
+        super().process_request_thread(tls, client_address)

@@ -191,11 +191,14 @@ def run_fanout(host, port, path, n, conns, hdrs, timeout, capture):
             with lock:
                 if not jobs:
                     break
-                jobs.pop()
+                job = str(jobs.pop())
+            # "{i}" in the path or a header: the request's number
+            jpath = path.replace("{i}", job)
+            jhdrs = [(k, v.replace("{i}", job)) for k, v in hdrs]
             for attempt in (0, 1):
                 reused = conn.sock is not None
                 try:
-                    status, body, resp = http_get(host, port, path, hdrs,
+                    status, body, resp = http_get(host, port, jpath, jhdrs,
                                                   timeout, conn)
                     if resp.will_close:
                         conn.close()
