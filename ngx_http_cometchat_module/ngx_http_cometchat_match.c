@@ -29,12 +29,13 @@
  *                  text elements (ngx_http_cometchat_match_raws)
  *   TAG_NAME, BEFORE_ATTR, ATTR_NAME, AFTER_ATTR, BEFORE_VALUE,
  *   VALUE_DQ, VALUE_SQ, VALUE_UNQ
- *                  the rest of a tag, start or end: it ends at the first
- *                  ">" outside a quoted attribute value, and a quote
- *                  opens a value only after "=".  The spec's "self-
- *                  closing start tag" and "after attribute value
- *                  (quoted)" states act as BEFORE_ATTR for where the tag
- *                  ends, and are merged into it
+ *                  the rest of a raw text element's start tag, or of its
+ *                  end tag once "</script" and white space or "/" are
+ *                  read: it ends at the first ">" outside a quoted
+ *                  attribute value, and a quote opens a value only after
+ *                  "=".  The spec's "self-closing start tag" and "after
+ *                  attribute value (quoted)" states act as BEFORE_ATTR
+ *                  for where the tag ends, and are merged into it
  *   MARKUP, MARKUP_DASH, BOGUS
  *                  "<!-" and "<!--" open a comment; any other "<!"
  *                  (DOCTYPE, "<![CDATA[" outside SVG and MathML) and "<?"
@@ -55,8 +56,19 @@
  *                  which "</script>" is not an end tag until "-->"
  *   PLAINTEXT      the rest of the page is text
  *
- * Left out, each erring on the side of "not a real tag" or too rare to
- * matter: foreign content (inside <svg> and <math> a <title> or <style>
+ * Other tags are not read as tags: "<" and a letter that do not begin
+ * "</body>" or a raw text element's start tag are text, and so is "</"
+ * without a letter (a bogus comment to the spec), and the matcher goes
+ * on to the next "<".  That keeps it cheap on pages that are mostly
+ * markup, and it is the one place where it parts from the spec on
+ * purpose: a "</body>" inside an attribute value of another tag
+ * (<a title="</body>">) or after "</ " counts, as it always did (pages
+ * cut anywhere and ended with "</body>" keep their snippet), and
+ * markup-like text in one (<a title="<!--">) is read as markup, which
+ * errs on the side of "not a real tag" for what follows.
+ *
+ * Also left out, each erring on the side of "not a real tag" or too rare
+ * to matter: foreign content (inside <svg> and <math> a <title> or <style>
  * is not raw text and "<![CDATA[" is a real CDATA section; both are taken
  * as in HTML), insertion modes that ignore some of these start tags
  * (<iframe> in <select>, say), and <noscript> is raw text as it is in a
@@ -404,6 +416,8 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                 break;
             }
 
+            /* a start tag; only those of the raw text elements matter */
+
             /* the raw text elements the name may still be */
 
             c |= 0x20;
@@ -419,7 +433,7 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
             m->names = names;
             m->nlen = 1;
             state = names ? NGX_HTTP_COMETCHAT_HT_START_NAME
-                          : NGX_HTTP_COMETCHAT_HT_TAG_NAME;
+                          : NGX_HTTP_COMETCHAT_HT_DATA;
             break;
 
         case NGX_HTTP_COMETCHAT_HT_END_TAG_OPEN:
@@ -433,17 +447,12 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                 break;
             }
 
-            if (ngx_http_cometchat_match_alpha(c)) {
-                p++;
-                state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
-                break;
-            }
+            /*
+             * another end tag, or "</" and no letter (a bogus comment to
+             * the spec): text, and c is read again ("</</body>")
+             */
 
-            /* "</>" is dropped, "</" and anything else a bogus comment */
-
-            p++;
-            state = (c == '>') ? NGX_HTTP_COMETCHAT_HT_DATA
-                               : NGX_HTTP_COMETCHAT_HT_BOGUS;
+            state = NGX_HTTP_COMETCHAT_HT_DATA;
             break;
 
         case NGX_HTTP_COMETCHAT_HT_BODY:
@@ -457,13 +466,13 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                     break;
                 }
 
-                /* "</body" then something else: another end tag */
-                state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
+                /* "</body" then something else: text, read again */
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
                 break;
             }
 
             if ((c | 0x20) != "body"[m->nlen]) {
-                state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
                 break;
             }
 
@@ -481,16 +490,19 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
             if (ngx_http_cometchat_match_class[c]
                 & NGX_HTTP_COMETCHAT_C_NAME_END)
             {
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+
                 for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
                     if ((m->names & (1 << i))
                         && ngx_http_cometchat_match_raws[i].len == m->nlen)
                     {
+                        /* the rest of the tag, then raw text */
                         m->raw = i + 1;
+                        state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
                         break;
                     }
                 }
 
-                state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
                 break;
             }
 
@@ -507,14 +519,15 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                 }
             }
 
+            if (names == 0) {
+                /* another tag: text, and c is read again ("<pla<style>") */
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
             p++;
             m->names = names;
             m->nlen++;
-
-            if (names == 0) {
-                state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
-            }
-
             break;
 
         case NGX_HTTP_COMETCHAT_HT_TAG_NAME:

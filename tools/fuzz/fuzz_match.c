@@ -170,11 +170,13 @@ ref_doc(const u_char *p, size_t len)
 /*
  * The reference tokenizer: WHATWG HTML 13.2.5, one byte at a time, with
  * the spec's states as they are written (none merged), limited to what
- * decides where tags, comments and raw text end.  Returns where the last
- * "</body>" that is an end tag token of exactly these bytes starts, or
- * -1.  Start tags of the raw text elements switch the tokenizer as the
- * tree builder does in HTML content (foreign content is not modelled,
- * as in the matcher).
+ * decides where comments and raw text end.  Returns where the last
+ * "</body>" read in the data state starts, or -1.  Start tags of the raw
+ * text elements switch the tokenizer as the tree builder does in HTML
+ * content.  As in the matcher, foreign content is not modelled, and
+ * other tags are not read as tags: "<" and a letter that do not begin
+ * "</body>" or a raw text element's start tag are text, and so is "</"
+ * and no letter.
  */
 
 enum {
@@ -246,6 +248,43 @@ name_is(name_t *n, const char *s)
 }
 
 
+/*
+ * Does a raw text element's start tag name begin at p: the name, any
+ * case, then white space, "/" or ">"?  Sets the name into *tag.
+ */
+
+static int
+raw_start_at(const u_char *p, size_t n, name_t *tag)
+{
+    static const char  *raws[] = { "script", "style", "textarea", "title",
+                                   "xmp", "iframe", "noembed", "noframes",
+                                   "noscript", "plaintext", NULL };
+    size_t              k, j;
+    const char        **r;
+
+    for (r = raws; *r; r++) {
+        k = strlen(*r);
+
+        if (n <= k) {
+            continue;
+        }
+
+        for (j = 0; j < k && lower(p[j]) == (u_char) (*r)[j]; j++) {
+            /* void */
+        }
+
+        if (j == k && (is_space(p[k]) || p[k] == '/' || p[k] == '>')) {
+            memset(tag, 0, sizeof(name_t));
+            strcpy(tag->buf, *r);
+            tag->len = k;
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static long
 ref_last_body(const u_char *p, size_t len)
 {
@@ -288,9 +327,14 @@ ref_last_body(const u_char *p, size_t len)
                 CONSUME;
             }
             if (is_alpha(c)) {
-                memset(&tag, 0, sizeof(tag));
-                end_tag = 0;
-                RECONSUME(S_TAG_NAME);
+                /* only raw text elements' start tags are tags */
+                if (raw_start_at(p + i, len - i, &tag)) {
+                    end_tag = 0;
+                    i += tag.len;
+                    state = S_TAG_NAME;
+                    break;
+                }
+                RECONSUME(S_DATA);
             }
             if (c == '?') {
                 RECONSUME(S_BOGUS_COMMENT);
@@ -299,15 +343,20 @@ ref_last_body(const u_char *p, size_t len)
 
         case S_END_TAG_OPEN:
             if (is_alpha(c)) {
-                memset(&tag, 0, sizeof(tag));
-                end_tag = 1;
-                RECONSUME(S_TAG_NAME);
+                /* "</body>" exactly, else text */
+                if (len - i >= 5 && lower(p[i]) == 'b'
+                    && lower(p[i + 1]) == 'o' && lower(p[i + 2]) == 'd'
+                    && lower(p[i + 3]) == 'y' && p[i + 4] == '>')
+                {
+                    last = tag_at;
+                    i += 5;
+                    state = S_DATA;
+                    break;
+                }
+                RECONSUME(S_DATA);
             }
-            if (c == '>') {
-                state = S_DATA;
-                CONSUME;
-            }
-            RECONSUME(S_BOGUS_COMMENT);
+            /* no bogus comment: "</" is text, as in the matcher */
+            RECONSUME(S_DATA);
 
         case S_TAG_NAME:
             if (is_space(c)) {
@@ -732,10 +781,6 @@ ref_last_body(const u_char *p, size_t len)
             /* c is the ">" ending a tag token */
 
             if (end_tag) {
-                if (name_is(&tag, "body") && (long) i - tag_at == 6) {
-                    last = tag_at;
-                }
-
                 state = S_DATA;
 
             } else if (name_is(&tag, "script")) {
@@ -800,6 +845,28 @@ reference(const u_char *p, size_t len, off_t max_tail, u_char *out)
     }
 
     return n;
+}
+
+
+/* bytes as C string literal text, so that a NUL does not cut them short */
+
+static void
+dump(const char *label, const u_char *p, size_t n)
+{
+    size_t  i;
+
+    fprintf(stderr, "%s\"", label);
+
+    for (i = 0; i < n; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+            fputc(p[i], stderr);
+
+        } else {
+            fprintf(stderr, "\\x%02x", p[i]);
+        }
+    }
+
+    fprintf(stderr, "\"\n");
 }
 
 
@@ -990,10 +1057,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rlen = reference(page, plen, max_tail, ref);
 
     if (olen != rlen || memcmp(out, ref, olen) != 0) {
-        fprintf(stderr, "mismatch (max_tail %lld, window %zu)\n"
-                "page:      \"%.*s\"\nstreamed:  \"%.*s\"\n"
-                "reference: \"%.*s\"\n", (long long) max_tail, w.wsize,
-                (int) plen, page, (int) olen, out, (int) rlen, ref);
+        fprintf(stderr, "mismatch (max_tail %lld, window %zu)\n",
+                (long long) max_tail, w.wsize);
+        dump("page:      ", page, plen);
+        dump("streamed:  ", out, olen);
+        dump("reference: ", ref, rlen);
         abort();
     }
 
