@@ -6,15 +6,76 @@
  * held bytes and how many bytes of the buffer may be passed on; the rest
  * stays held.  The rule it implements (and tools/fuzz checks against a
  * one-pass reference): the snippet goes right before the last "</body>",
- * in any letter case, if at most max_tail bytes follow it; otherwise, and
- * when there is none, after the last byte.  So at most max_tail + 7 bytes
- * are ever held, whatever the size of the page and however it is split.
+ * in any letter case, that is a real end tag, if at most max_tail bytes
+ * follow it; otherwise, and when there is none, after the last byte.  So
+ * at most max_tail + 7 bytes are ever held, whatever the size of the page
+ * and however it is split.
  *
- * Buffers are searched backwards from their end: only their last
- * max_tail + 7 bytes can hold a "</body>" that is still a candidate when
- * the buffer ends, and the last "</body>" is usually a few bytes from the
- * end.  File buffers are read through a window, so a static page sent
- * with sendfile is only read where it ends.
+ * "A real end tag" is what a browser's tokenizer (WHATWG HTML, 13.2.5)
+ * sees as one: "</body>" written in a script string, a comment, a
+ * <textarea> or a <title> is text, and a snippet put there would end up
+ * in the string or the comment.  So the buffers are read forward through
+ * a small copy of the tokenizer, whose state (m->html, a name matched so
+ * far in m->nlen and m->names) survives a buffer split at any byte; no
+ * byte of the page is kept for it.  Its states, NGX_HTTP_COMETCHAT_HT_*:
+ *
+ *   DATA           text; the next "<" is found with memchr()
+ *   TAG_OPEN ...   "<": a start tag, "</" an end tag, "<!" a comment or
+ *                  a bogus comment, "<?" a bogus comment, else text
+ *   BODY           "</b", "</bo", ... "</body": only "</body>" with these
+ *                  very bytes is a candidate, as before; "</body >" is
+ *                  an end tag too, but not one the snippet goes before
+ *   START_NAME     a start tag name that may still be one of the raw
+ *                  text elements (ngx_http_cometchat_match_raws)
+ *   TAG_NAME, BEFORE_ATTR, ATTR_NAME, AFTER_ATTR, BEFORE_VALUE,
+ *   VALUE_DQ, VALUE_SQ, VALUE_UNQ
+ *                  the rest of a raw text element's start tag, or of its
+ *                  end tag once "</script" and white space or "/" are
+ *                  read: it ends at the first ">" outside a quoted
+ *                  attribute value, and a quote opens a value only after
+ *                  "=".  The spec's "self-closing start tag" and "after
+ *                  attribute value (quoted)" states act as BEFORE_ATTR
+ *                  for where the tag ends, and are merged into it
+ *   MARKUP, MARKUP_DASH, BOGUS
+ *                  "<!-" and "<!--" open a comment; any other "<!"
+ *                  (DOCTYPE, "<![CDATA[" outside SVG and MathML) and "<?"
+ *                  a bogus comment, which ends at the first ">"
+ *   COMMENT_START ... COMMENT_END_BANG
+ *                  a comment ends at "-->", "--!>", or as "<!-->" and
+ *                  "<!--->"; the spec's "comment less-than sign" states
+ *                  only report errors and never end one sooner, so they
+ *                  are left out.  Inside, the next "-" is found with
+ *                  memchr()
+ *   RAW, RAW_LT, RAW_END
+ *                  RAWTEXT and RCDATA (style, textarea, title, xmp,
+ *                  iframe, noembed, noframes, noscript): up to "</name"
+ *                  followed by white space, "/" or ">"; "<" by memchr()
+ *   SCRIPT ... DESC_END
+ *                  script data with its escaped ("<!--") and
+ *                  double-escaped ("<!--" then "<script") states, in
+ *                  which "</script>" is not an end tag until "-->"
+ *   PLAINTEXT      the rest of the page is text
+ *
+ * Other tags are not read as tags: "<" and a letter that do not begin
+ * "</body>" or a raw text element's start tag are text, and so is "</"
+ * without a letter (a bogus comment to the spec), and the matcher goes
+ * on to the next "<".  That keeps it cheap on pages that are mostly
+ * markup, and it is the one place where it parts from the spec on
+ * purpose: a "</body>" inside an attribute value of another tag
+ * (<a title="</body>">) or after "</ " counts, as it always did (pages
+ * cut anywhere and ended with "</body>" keep their snippet), and
+ * markup-like text in one (<a title="<!--">) is read as markup, which
+ * errs on the side of "not a real tag" for what follows.
+ *
+ * Also left out, each erring on the side of "not a real tag" or too rare
+ * to matter: foreign content (inside <svg> and <math> a <title> or <style>
+ * is not raw text and "<![CDATA[" is a real CDATA section; both are taken
+ * as in HTML), insertion modes that ignore some of these start tags
+ * (<iframe> in <select>, say), and <noscript> is raw text as it is in a
+ * browser that runs scripts.
+ *
+ * Buffers are read forward in windows, so that file buffers are read
+ * through the caller's window; memory buffers are one window.
  *
  * This file uses no nginx function, only its types, so that tools/fuzz
  * can link it alone.
@@ -33,20 +94,84 @@
 #define NGX_HTTP_COMETCHAT_DOC_NAME   4
 #define NGX_HTTP_COMETCHAT_DOC_COMM   5
 
+/* the tokenizer states, see above; 0 is the data state */
+#define NGX_HTTP_COMETCHAT_HT_DATA                0
+#define NGX_HTTP_COMETCHAT_HT_TAG_OPEN            1
+#define NGX_HTTP_COMETCHAT_HT_END_TAG_OPEN        2
+#define NGX_HTTP_COMETCHAT_HT_BODY                3
+#define NGX_HTTP_COMETCHAT_HT_START_NAME          4
+#define NGX_HTTP_COMETCHAT_HT_TAG_NAME            5
+#define NGX_HTTP_COMETCHAT_HT_BEFORE_ATTR         6
+#define NGX_HTTP_COMETCHAT_HT_ATTR_NAME           7
+#define NGX_HTTP_COMETCHAT_HT_AFTER_ATTR          8
+#define NGX_HTTP_COMETCHAT_HT_BEFORE_VALUE        9
+#define NGX_HTTP_COMETCHAT_HT_VALUE_DQ            10
+#define NGX_HTTP_COMETCHAT_HT_VALUE_SQ            11
+#define NGX_HTTP_COMETCHAT_HT_VALUE_UNQ           12
+#define NGX_HTTP_COMETCHAT_HT_MARKUP              13
+#define NGX_HTTP_COMETCHAT_HT_MARKUP_DASH         14
+#define NGX_HTTP_COMETCHAT_HT_BOGUS               15
+#define NGX_HTTP_COMETCHAT_HT_COMMENT_START       16
+#define NGX_HTTP_COMETCHAT_HT_COMMENT_START_DASH  17
+#define NGX_HTTP_COMETCHAT_HT_COMMENT             18
+#define NGX_HTTP_COMETCHAT_HT_COMMENT_END_DASH    19
+#define NGX_HTTP_COMETCHAT_HT_COMMENT_END         20
+#define NGX_HTTP_COMETCHAT_HT_COMMENT_END_BANG    21
+#define NGX_HTTP_COMETCHAT_HT_RAW                 22
+#define NGX_HTTP_COMETCHAT_HT_RAW_LT              23
+#define NGX_HTTP_COMETCHAT_HT_RAW_END             24
+#define NGX_HTTP_COMETCHAT_HT_SCRIPT              25
+#define NGX_HTTP_COMETCHAT_HT_SCRIPT_LT           26
+#define NGX_HTTP_COMETCHAT_HT_SCRIPT_END          27
+#define NGX_HTTP_COMETCHAT_HT_ESC_START           28
+#define NGX_HTTP_COMETCHAT_HT_ESC_START_DASH      29
+#define NGX_HTTP_COMETCHAT_HT_ESC                 30
+#define NGX_HTTP_COMETCHAT_HT_ESC_DASH            31
+#define NGX_HTTP_COMETCHAT_HT_ESC_DASH_DASH       32
+#define NGX_HTTP_COMETCHAT_HT_ESC_LT              33
+#define NGX_HTTP_COMETCHAT_HT_ESC_END             34
+#define NGX_HTTP_COMETCHAT_HT_DESC_START          35
+#define NGX_HTTP_COMETCHAT_HT_DESC                36
+#define NGX_HTTP_COMETCHAT_HT_DESC_DASH           37
+#define NGX_HTTP_COMETCHAT_HT_DESC_DASH_DASH      38
+#define NGX_HTTP_COMETCHAT_HT_DESC_LT             39
+#define NGX_HTTP_COMETCHAT_HT_DESC_END            40
+#define NGX_HTTP_COMETCHAT_HT_PLAINTEXT           41
 
-static ngx_int_t ngx_http_cometchat_find_last(u_char *p, size_t n);
-static ngx_uint_t ngx_http_cometchat_prefix(u_char *p, size_t n,
-    ngx_uint_t from, ngx_uint_t *pcase);
-static void ngx_http_cometchat_end_partial(ngx_http_cometchat_match_t *m,
-    u_char *w, size_t n, off_t len, ngx_uint_t *np, ngx_uint_t *ncase);
-static ngx_int_t ngx_http_cometchat_doc_window(ngx_http_cometchat_match_t *m,
-    off_t len, ngx_http_cometchat_window_pt window, void *data,
-    size_t wsize);
-static void ngx_http_cometchat_doc_byte(ngx_http_cometchat_match_t *m,
+/* bytes that matter inside a tag */
+#define NGX_HTTP_COMETCHAT_C_SPACE    1
+#define NGX_HTTP_COMETCHAT_C_SLASH    2
+#define NGX_HTTP_COMETCHAT_C_GT       4
+#define NGX_HTTP_COMETCHAT_C_EQ       8
+#define NGX_HTTP_COMETCHAT_C_QUOTE    16
+#define NGX_HTTP_COMETCHAT_C_NAME_END                                        \
+    (NGX_HTTP_COMETCHAT_C_SPACE|NGX_HTTP_COMETCHAT_C_SLASH                   \
+     |NGX_HTTP_COMETCHAT_C_GT)
+
+#define ngx_http_cometchat_match_lower(c)                                    \
+    (u_char) (((c) >= 'A' && (c) <= 'Z') ? ((c) | 0x20) : (c))
+#define ngx_http_cometchat_match_alpha(c)                                    \
+    (((c) | 0x20) >= 'a' && ((c) | 0x20) <= 'z')
+
+
+typedef struct {
+    u_char                     *name;
+    size_t                      len;
+    ngx_uint_t                  state;      /* the one after the tag */
+} ngx_http_cometchat_match_raw_t;
+
+
+static ngx_int_t ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m,
+    u_char *p, size_t n);
+static ngx_uint_t ngx_http_cometchat_match_end_tag(
+    ngx_http_cometchat_match_t *m, u_char c, ngx_uint_t back,
+    ngx_uint_t *state);
+static ngx_int_t ngx_http_cometchat_match_doc_window(
+    ngx_http_cometchat_match_t *m, off_t len,
+    ngx_http_cometchat_window_pt window, void *data, size_t wsize);
+static void ngx_http_cometchat_match_doc_byte(ngx_http_cometchat_match_t *m,
     u_char c);
 
-
-static u_char  ngx_http_cometchat_body[] = "</body>";
 
 /* "</body" with the letters in every case, indexed by pcase */
 static u_char  ngx_http_cometchat_partials[16][6] = {
@@ -54,6 +179,41 @@ static u_char  ngx_http_cometchat_partials[16][6] = {
     "</boDy", "</BoDy", "</bODy", "</BODy",
     "</bodY", "</BodY", "</bOdY", "</BOdY",
     "</boDY", "</BoDY", "</bODY", "</BODY"
+};
+
+/*
+ * the elements whose start tag switches the tokenizer (the tree builder
+ * does it, in HTML content); "script" is the first, with its own states
+ */
+static ngx_http_cometchat_match_raw_t  ngx_http_cometchat_match_raws[] = {
+    { (u_char *) "script", 6, NGX_HTTP_COMETCHAT_HT_SCRIPT },
+    { (u_char *) "style", 5, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "textarea", 8, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "title", 5, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "xmp", 3, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "iframe", 6, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "noembed", 7, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "noframes", 8, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "noscript", 8, NGX_HTTP_COMETCHAT_HT_RAW },
+    { (u_char *) "plaintext", 9, NGX_HTTP_COMETCHAT_HT_PLAINTEXT }
+};
+
+#define NGX_HTTP_COMETCHAT_RAWS                                              \
+    (sizeof(ngx_http_cometchat_match_raws)                                   \
+     / sizeof(ngx_http_cometchat_match_raw_t))
+
+/* the bytes that matter inside a tag, NGX_HTTP_COMETCHAT_C_* */
+static u_char  ngx_http_cometchat_match_class[256] = {
+    ['\t'] = NGX_HTTP_COMETCHAT_C_SPACE,
+    ['\n'] = NGX_HTTP_COMETCHAT_C_SPACE,
+    ['\f'] = NGX_HTTP_COMETCHAT_C_SPACE,
+    ['\r'] = NGX_HTTP_COMETCHAT_C_SPACE,   /* a LF once preprocessed */
+    [' '] = NGX_HTTP_COMETCHAT_C_SPACE,
+    ['/'] = NGX_HTTP_COMETCHAT_C_SLASH,
+    ['>'] = NGX_HTTP_COMETCHAT_C_GT,
+    ['='] = NGX_HTTP_COMETCHAT_C_EQ,
+    ['"'] = NGX_HTTP_COMETCHAT_C_QUOTE,
+    ['\''] = NGX_HTTP_COMETCHAT_C_QUOTE
 };
 
 /* what a response may start with, after white space, to be a document */
@@ -78,9 +238,9 @@ ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m, off_t len,
     ngx_http_cometchat_step_t *step)
 {
     u_char      *w;
-    off_t        lo, hi, limit, found;
+    off_t        lo, hi, found, tail;
     ngx_int_t    k;
-    ngx_uint_t   p, np, ncase, head, first;
+    ngx_uint_t   p, np;
 
     step->release = 0;
     step->pass = 0;
@@ -90,7 +250,7 @@ ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m, off_t len,
     }
 
     if (m->doc == NGX_HTTP_COMETCHAT_DOC_UNKNOWN) {
-        if (ngx_http_cometchat_doc_window(m, len, window, data, wsize)
+        if (ngx_http_cometchat_match_doc_window(m, len, window, data, wsize)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -99,84 +259,72 @@ ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m, off_t len,
 
     m->seen += len;
 
-    /* windows overlap by 6 bytes so that no "</body>" is cut in two */
-
-    if (wsize < 2 * NGX_HTTP_COMETCHAT_BODY_LEN) {
-        wsize = 2 * NGX_HTTP_COMETCHAT_BODY_LEN;
+    if (wsize == 0) {
+        wsize = 1;
     }
 
+    /*
+     * found: where the last "</body>" ending in the buffer starts; it
+     * may start in the held bytes (the partial "</body"), at -p
+     */
+
     p = m->partial;
-    np = 0;
-    ncase = 0;
-    found = -1;
-    head = 0;
-    first = 1;
+    found = len;
 
-    /* a "</body>" starting before limit would be followed by too much */
-
-    limit = (len > m->max_tail + NGX_HTTP_COMETCHAT_BODY_LEN)
-            ? len - m->max_tail - NGX_HTTP_COMETCHAT_BODY_LEN : 0;
-
-    hi = len;
-
-    for ( ;; ) {
-        lo = (hi - limit > (off_t) wsize) ? hi - (off_t) wsize : limit;
+    for (lo = 0; lo < len; lo = hi) {
+        hi = (len - lo > (off_t) wsize) ? lo + (off_t) wsize : len;
 
         w = window(data, lo, hi);
         if (w == NULL) {
             return NGX_ERROR;
         }
 
-        if (first) {
-            ngx_http_cometchat_end_partial(m, w, (size_t) (hi - lo), len,
-                                           &np, &ncase);
-            first = 0;
-        }
-
-        k = ngx_http_cometchat_find_last(w, (size_t) (hi - lo));
+        k = ngx_http_cometchat_match_scan(m, w, (size_t) (hi - lo));
 
         if (k >= 0) {
-            found = lo + k;
-            break;
+            found = lo + k - NGX_HTTP_COMETCHAT_BODY_LEN;
         }
-
-        if (lo == limit) {
-
-            /* the held "</bo" and the buffer's "dy>..." */
-
-            if (lo == 0
-                && p
-                && len >= (off_t) (NGX_HTTP_COMETCHAT_BODY_LEN - p)
-                && len - (off_t) (NGX_HTTP_COMETCHAT_BODY_LEN - p)
-                   <= m->max_tail
-                && ngx_http_cometchat_prefix(w, NGX_HTTP_COMETCHAT_BODY_LEN
-                                                - p, p, NULL)
-                   == NGX_HTTP_COMETCHAT_BODY_LEN - p)
-            {
-                head = 1;
-            }
-
-            break;
-        }
-
-        hi = lo + NGX_HTTP_COMETCHAT_BODY_LEN - 1;
     }
 
-    if (found >= 0) {
+    /* the stream now ends with "<", "</", "</b" ... "</body" */
+
+    switch (m->html) {
+
+    case NGX_HTTP_COMETCHAT_HT_TAG_OPEN:
+        np = 1;
+        break;
+
+    case NGX_HTTP_COMETCHAT_HT_END_TAG_OPEN:
+        np = 2;
+        break;
+
+    case NGX_HTTP_COMETCHAT_HT_BODY:
+        np = 2 + m->nlen;
+        break;
+
+    default:
+        np = 0;
+    }
+
+    tail = len - found - NGX_HTTP_COMETCHAT_BODY_LEN;
+
+    if (found < len && tail <= m->max_tail) {
         /* a new candidate: everything before it goes */
-        step->release = m->held;
-        step->pass = found;
+
+        if (found >= 0) {
+            step->release = m->held;
+            step->pass = found;
+
+        } else {
+            /* it starts with the held partial bytes, -found == p */
+            step->release = m->held - p;
+            step->pass = 0;
+        }
+
         m->held = len - found;
-        m->tail = len - found - NGX_HTTP_COMETCHAT_BODY_LEN;
+        m->tail = tail;
 
-    } else if (head) {
-        /* a new candidate that starts with the held partial bytes */
-        step->release = m->held - p;
-        step->pass = 0;
-        m->held = p + len;
-        m->tail = len - (NGX_HTTP_COMETCHAT_BODY_LEN - p);
-
-    } else if (m->tail >= 0 && m->tail + len <= m->max_tail) {
+    } else if (found == len && m->tail >= 0 && m->tail + len <= m->max_tail) {
         /* the candidate still stands */
         m->held += len;
         m->tail += len;
@@ -186,6 +334,7 @@ ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m, off_t len,
         m->tail = -1;
 
         if ((off_t) np > len) {
+            /* the held partial bytes go on, np - len == p */
             step->release = m->held - p;
             step->pass = 0;
 
@@ -198,11 +347,639 @@ ngx_http_cometchat_match_step(ngx_http_cometchat_match_t *m, off_t len,
     }
 
     m->partial = np;
-    m->pcase = ncase;
+    m->pcase = np ? m->tcase : 0;
 
     return NGX_OK;
 }
 
+
+/*
+ * Runs the tokenizer over p[0 .. n): returns where the last "</body>"
+ * (as a real end tag) ends in it, or -1.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
+    size_t n)
+{
+    u_char      *start, *last, *q, c, cl;
+    ngx_int_t    found;
+    ngx_uint_t   state, i, names;
+
+    start = p;
+    last = p + n;
+    found = -1;
+    state = m->html;
+
+    while (p < last) {
+
+        switch (state) {
+
+        case NGX_HTTP_COMETCHAT_HT_DATA:
+            q = memchr(p, '<', last - p);
+
+            if (q == NULL) {
+                p = last;
+                break;
+            }
+
+            p = q + 1;
+            m->tcase = 0;
+            state = NGX_HTTP_COMETCHAT_HT_TAG_OPEN;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_TAG_OPEN:
+            c = *p;
+            m->raw = 0;
+
+            if (c == '/') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_END_TAG_OPEN;
+                break;
+            }
+
+            if (c == '!') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_MARKUP;
+                break;
+            }
+
+            if (c == '?') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_BOGUS;
+                break;
+            }
+
+            if (!ngx_http_cometchat_match_alpha(c)) {
+                /* "<" was text; c is read again as text */
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            /* a start tag; only those of the raw text elements matter */
+
+            /* the raw text elements the name may still be */
+
+            c |= 0x20;
+            names = 0;
+
+            for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
+                if (ngx_http_cometchat_match_raws[i].name[0] == c) {
+                    names |= 1 << i;
+                }
+            }
+
+            p++;
+            m->names = names;
+            m->nlen = 1;
+            state = names ? NGX_HTTP_COMETCHAT_HT_START_NAME
+                          : NGX_HTTP_COMETCHAT_HT_DATA;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_END_TAG_OPEN:
+            c = *p;
+
+            if ((c | 0x20) == 'b') {
+                m->tcase = (c & 0x20) ? 0 : 1;
+                m->nlen = 1;
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_BODY;
+                break;
+            }
+
+            /*
+             * another end tag, or "</" and no letter (a bogus comment to
+             * the spec): text, and c is read again ("</</body>")
+             */
+
+            state = NGX_HTTP_COMETCHAT_HT_DATA;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_BODY:
+            c = *p;
+
+            if (m->nlen == 4) {
+                if (c == '>') {
+                    p++;
+                    found = p - start;
+                    state = NGX_HTTP_COMETCHAT_HT_DATA;
+                    break;
+                }
+
+                /* "</body" then something else: text, read again */
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            if ((c | 0x20) != "body"[m->nlen]) {
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            if (!(c & 0x20)) {
+                m->tcase |= 1 << m->nlen;
+            }
+
+            m->nlen++;
+            p++;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_START_NAME:
+            c = *p;
+
+            if (ngx_http_cometchat_match_class[c]
+                & NGX_HTTP_COMETCHAT_C_NAME_END)
+            {
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+
+                for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
+                    if ((m->names & (1 << i))
+                        && ngx_http_cometchat_match_raws[i].len == m->nlen)
+                    {
+                        /* the rest of the tag, then raw text */
+                        m->raw = i + 1;
+                        state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
+                        break;
+                    }
+                }
+
+                break;
+            }
+
+            c = ngx_http_cometchat_match_lower(c);
+            names = m->names;
+
+            for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
+                if ((names & (1 << i))
+                    && (ngx_http_cometchat_match_raws[i].len <= m->nlen
+                        || ngx_http_cometchat_match_raws[i].name[m->nlen]
+                           != c))
+                {
+                    names &= ~(1 << i);
+                }
+            }
+
+            if (names == 0) {
+                /* another tag: text, and c is read again ("<pla<style>") */
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            p++;
+            m->names = names;
+            m->nlen++;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_TAG_NAME:
+        case NGX_HTTP_COMETCHAT_HT_ATTR_NAME:
+        case NGX_HTTP_COMETCHAT_HT_VALUE_UNQ:
+
+            /* up to white space, "/", ">", and "=" in an attribute name */
+
+            cl = (state == NGX_HTTP_COMETCHAT_HT_ATTR_NAME)
+                 ? NGX_HTTP_COMETCHAT_C_NAME_END|NGX_HTTP_COMETCHAT_C_EQ
+                 : ((state == NGX_HTTP_COMETCHAT_HT_TAG_NAME)
+                    ? NGX_HTTP_COMETCHAT_C_NAME_END
+                    : NGX_HTTP_COMETCHAT_C_SPACE|NGX_HTTP_COMETCHAT_C_GT);
+
+            while (p < last && !(ngx_http_cometchat_match_class[*p] & cl)) {
+                p++;
+            }
+
+            if (p == last) {
+                break;
+            }
+
+            c = *p++;
+
+            if (c == '>') {
+                goto tag_end;
+            }
+
+            if (c == '=') {
+                state = NGX_HTTP_COMETCHAT_HT_BEFORE_VALUE;
+
+            } else if (c == '/' || state != NGX_HTTP_COMETCHAT_HT_ATTR_NAME) {
+                state = NGX_HTTP_COMETCHAT_HT_BEFORE_ATTR;
+
+            } else {
+                state = NGX_HTTP_COMETCHAT_HT_AFTER_ATTR;
+            }
+
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_BEFORE_ATTR:
+        case NGX_HTTP_COMETCHAT_HT_AFTER_ATTR:
+        case NGX_HTTP_COMETCHAT_HT_BEFORE_VALUE:
+            c = *p++;
+            cl = ngx_http_cometchat_match_class[c];
+
+            if (cl & NGX_HTTP_COMETCHAT_C_SPACE) {
+                break;
+            }
+
+            if (c == '>') {
+                goto tag_end;
+            }
+
+            if (state == NGX_HTTP_COMETCHAT_HT_BEFORE_VALUE) {
+                state = (c == '"') ? NGX_HTTP_COMETCHAT_HT_VALUE_DQ
+                        : (c == '\'') ? NGX_HTTP_COMETCHAT_HT_VALUE_SQ
+                        : NGX_HTTP_COMETCHAT_HT_VALUE_UNQ;
+                break;
+            }
+
+            if (c == '/') {
+                state = NGX_HTTP_COMETCHAT_HT_BEFORE_ATTR;
+                break;
+            }
+
+            /* "=" starts a value after a name, else a name ("=" too) */
+
+            state = (c == '=' && state == NGX_HTTP_COMETCHAT_HT_AFTER_ATTR)
+                    ? NGX_HTTP_COMETCHAT_HT_BEFORE_VALUE
+                    : NGX_HTTP_COMETCHAT_HT_ATTR_NAME;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_VALUE_DQ:
+        case NGX_HTTP_COMETCHAT_HT_VALUE_SQ:
+            c = (state == NGX_HTTP_COMETCHAT_HT_VALUE_DQ) ? '"' : '\'';
+            q = memchr(p, c, last - p);
+
+            if (q == NULL) {
+                p = last;
+                break;
+            }
+
+            p = q + 1;
+            state = NGX_HTTP_COMETCHAT_HT_BEFORE_ATTR;
+            break;
+
+        tag_end:
+
+            /* p is past the ">" of a start or an end tag */
+
+            if (m->raw) {
+                state = ngx_http_cometchat_match_raws[m->raw - 1].state;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_DATA;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_MARKUP:
+            if (*p == '-') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_MARKUP_DASH;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_BOGUS;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_MARKUP_DASH:
+            if (*p == '-') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_COMMENT_START;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_BOGUS;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_BOGUS:
+            q = memchr(p, '>', last - p);
+
+            if (q == NULL) {
+                p = last;
+                break;
+            }
+
+            p = q + 1;
+            state = NGX_HTTP_COMETCHAT_HT_DATA;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_COMMENT_START:
+        case NGX_HTTP_COMETCHAT_HT_COMMENT_START_DASH:
+            c = *p;
+
+            if (c == '>') {
+                /* "<!-->", "<!--->" */
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            if (c == '-') {
+                p++;
+                state = (state == NGX_HTTP_COMETCHAT_HT_COMMENT_START)
+                        ? NGX_HTTP_COMETCHAT_HT_COMMENT_START_DASH
+                        : NGX_HTTP_COMETCHAT_HT_COMMENT_END;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_COMMENT;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_COMMENT:
+            q = memchr(p, '-', last - p);
+
+            if (q == NULL) {
+                p = last;
+                break;
+            }
+
+            p = q + 1;
+            state = NGX_HTTP_COMETCHAT_HT_COMMENT_END_DASH;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_COMMENT_END_DASH:
+            if (*p == '-') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_COMMENT_END;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_COMMENT;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_COMMENT_END:
+            c = *p;
+
+            if (c == '-') {
+                p++;
+                break;
+            }
+
+            if (c == '>') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            if (c == '!') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_COMMENT_END_BANG;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_COMMENT;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_COMMENT_END_BANG:
+            c = *p;
+
+            if (c == '-') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_COMMENT_END_DASH;
+                break;
+            }
+
+            if (c == '>') {
+                /* "--!>" */
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_DATA;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_COMMENT;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_RAW:
+        case NGX_HTTP_COMETCHAT_HT_SCRIPT:
+            q = memchr(p, '<', last - p);
+
+            if (q == NULL) {
+                p = last;
+                break;
+            }
+
+            p = q + 1;
+            state++;        /* RAW_LT, SCRIPT_LT */
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_RAW_LT:
+        case NGX_HTTP_COMETCHAT_HT_SCRIPT_LT:
+            c = *p;
+
+            if (c == '/') {
+                p++;
+                m->nlen = 0;
+                state++;    /* RAW_END, SCRIPT_END */
+                break;
+            }
+
+            if (c == '!' && state == NGX_HTTP_COMETCHAT_HT_SCRIPT_LT) {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_ESC_START;
+                break;
+            }
+
+            state--;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_RAW_END:
+            if (ngx_http_cometchat_match_end_tag(m, *p,
+                                                 NGX_HTTP_COMETCHAT_HT_RAW,
+                                                 &state))
+            {
+                p++;
+            }
+
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_SCRIPT_END:
+            if (ngx_http_cometchat_match_end_tag(m, *p,
+                                                 NGX_HTTP_COMETCHAT_HT_SCRIPT,
+                                                 &state))
+            {
+                p++;
+            }
+
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_ESC_START:
+        case NGX_HTTP_COMETCHAT_HT_ESC_START_DASH:
+            if (*p == '-') {
+                p++;
+                state = (state == NGX_HTTP_COMETCHAT_HT_ESC_START)
+                        ? NGX_HTTP_COMETCHAT_HT_ESC_START_DASH
+                        : NGX_HTTP_COMETCHAT_HT_ESC_DASH_DASH;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_SCRIPT;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_ESC:
+        case NGX_HTTP_COMETCHAT_HT_DESC:
+            while (p < last && *p != '-' && *p != '<') {
+                p++;
+            }
+
+            if (p == last) {
+                break;
+            }
+
+            /* ESC_DASH, ESC_LT; DESC_DASH, DESC_LT */
+            state += (*p++ == '-') ? 1 : 3;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_ESC_DASH:
+        case NGX_HTTP_COMETCHAT_HT_ESC_DASH_DASH:
+        case NGX_HTTP_COMETCHAT_HT_DESC_DASH:
+        case NGX_HTTP_COMETCHAT_HT_DESC_DASH_DASH:
+            c = *p++;
+
+            if (c == '-') {
+                if (state == NGX_HTTP_COMETCHAT_HT_ESC_DASH
+                    || state == NGX_HTTP_COMETCHAT_HT_DESC_DASH)
+                {
+                    state++;
+                }
+
+                break;
+            }
+
+            if (state <= NGX_HTTP_COMETCHAT_HT_ESC_DASH_DASH) {
+                state = (c == '<') ? NGX_HTTP_COMETCHAT_HT_ESC_LT
+                        : (c == '>' && state
+                                       == NGX_HTTP_COMETCHAT_HT_ESC_DASH_DASH)
+                          ? NGX_HTTP_COMETCHAT_HT_SCRIPT
+                          : NGX_HTTP_COMETCHAT_HT_ESC;
+                break;
+            }
+
+            state = (c == '<') ? NGX_HTTP_COMETCHAT_HT_DESC_LT
+                    : (c == '>' && state
+                                   == NGX_HTTP_COMETCHAT_HT_DESC_DASH_DASH)
+                      ? NGX_HTTP_COMETCHAT_HT_SCRIPT
+                      : NGX_HTTP_COMETCHAT_HT_DESC;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_ESC_LT:
+            c = *p;
+            m->nlen = 0;
+
+            if (c == '/') {
+                p++;
+                state = NGX_HTTP_COMETCHAT_HT_ESC_END;
+                break;
+            }
+
+            state = ngx_http_cometchat_match_alpha(c)
+                    ? NGX_HTTP_COMETCHAT_HT_DESC_START
+                    : NGX_HTTP_COMETCHAT_HT_ESC;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_ESC_END:
+            if (ngx_http_cometchat_match_end_tag(m, *p,
+                                                 NGX_HTTP_COMETCHAT_HT_ESC,
+                                                 &state))
+            {
+                p++;
+            }
+
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_DESC_LT:
+            if (*p == '/') {
+                p++;
+                m->nlen = 0;
+                state = NGX_HTTP_COMETCHAT_HT_DESC_END;
+                break;
+            }
+
+            state = NGX_HTTP_COMETCHAT_HT_DESC;
+            break;
+
+        case NGX_HTTP_COMETCHAT_HT_DESC_START:
+        case NGX_HTTP_COMETCHAT_HT_DESC_END:
+
+            /* "<script" in, "</script" out, ended as a tag name is */
+
+            c = *p;
+
+            if (m->nlen == 6
+                && (ngx_http_cometchat_match_class[c]
+                    & NGX_HTTP_COMETCHAT_C_NAME_END))
+            {
+                p++;
+                state = (state == NGX_HTTP_COMETCHAT_HT_DESC_START)
+                        ? NGX_HTTP_COMETCHAT_HT_DESC
+                        : NGX_HTTP_COMETCHAT_HT_ESC;
+                break;
+            }
+
+            if (m->nlen < 6
+                && ngx_http_cometchat_match_lower(c) == "script"[m->nlen])
+            {
+                p++;
+                m->nlen++;
+                break;
+            }
+
+            /* anything else goes back, and is read there again */
+
+            state = (state == NGX_HTTP_COMETCHAT_HT_DESC_START)
+                    ? NGX_HTTP_COMETCHAT_HT_ESC
+                    : NGX_HTTP_COMETCHAT_HT_DESC;
+            break;
+
+        default: /* NGX_HTTP_COMETCHAT_HT_PLAINTEXT */
+            p = last;
+            break;
+        }
+    }
+
+    m->html = state;
+
+    return found;
+}
+
+
+/*
+ * "</" and m->nlen bytes of the name of the raw text element m->raw
+ * were read, and c comes: is it the element's end tag?  Returns whether
+ * c was used up; if not, it is read again in state "back".
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_match_end_tag(ngx_http_cometchat_match_t *m, u_char c,
+    ngx_uint_t back, ngx_uint_t *state)
+{
+    ngx_http_cometchat_match_raw_t  *raw;
+
+    raw = &ngx_http_cometchat_match_raws[m->raw - 1];
+
+    if (m->nlen == raw->len) {
+
+        if (c == '>') {
+            m->raw = 0;
+            *state = NGX_HTTP_COMETCHAT_HT_DATA;
+            return 1;
+        }
+
+        if (ngx_http_cometchat_match_class[c]
+            & (NGX_HTTP_COMETCHAT_C_SPACE|NGX_HTTP_COMETCHAT_C_SLASH))
+        {
+            /* the end tag's attributes: it ends at its ">" */
+            m->raw = 0;
+            *state = NGX_HTTP_COMETCHAT_HT_BEFORE_ATTR;
+            return 1;
+        }
+
+    } else if (ngx_http_cometchat_match_lower(c) == raw->name[m->nlen]) {
+        m->nlen++;
+        return 1;
+    }
+
+    /* not the end tag: a longer name, or not a name */
+
+    *state = back;
+
+    return 0;
+}
 
 /*
  * The document check on the first bytes of the response, for a caller
@@ -225,7 +1002,7 @@ ngx_http_cometchat_match_doc(ngx_http_cometchat_match_t *m, u_char *p,
     }
 
     for (i = 0; i < len && m->doc == NGX_HTTP_COMETCHAT_DOC_UNKNOWN; i++) {
-        ngx_http_cometchat_doc_byte(m, p[i]);
+        ngx_http_cometchat_match_doc_byte(m, p[i]);
     }
 
     if (m->doc == NGX_HTTP_COMETCHAT_DOC_UNKNOWN) {
@@ -250,147 +1027,6 @@ ngx_http_cometchat_match_partial(ngx_http_cometchat_match_t *m)
 }
 
 
-/* the start of the last "</body>" (any case) in p[0 .. n), or -1 */
-
-static ngx_int_t
-ngx_http_cometchat_find_last(u_char *p, size_t n)
-{
-    u_char  *lt;
-
-    while (n >= NGX_HTTP_COMETCHAT_BODY_LEN) {
-
-#if (NGX_LINUX || NGX_FREEBSD)
-        lt = memrchr(p, '<', n - NGX_HTTP_COMETCHAT_BODY_LEN + 1);
-
-        if (lt == NULL) {
-            return -1;
-        }
-#else
-        lt = p + n - NGX_HTTP_COMETCHAT_BODY_LEN;
-
-        while (*lt != '<') {
-            if (lt == p) {
-                return -1;
-            }
-
-            lt--;
-        }
-#endif
-
-        if (lt[1] == '/'
-            && (lt[2] | 0x20) == 'b'
-            && (lt[3] | 0x20) == 'o'
-            && (lt[4] | 0x20) == 'd'
-            && (lt[5] | 0x20) == 'y'
-            && lt[6] == '>')
-        {
-            return lt - p;
-        }
-
-        /* the next one must start before lt */
-
-        if (lt == p) {
-            return -1;
-        }
-
-        n = (size_t) (lt - p) + NGX_HTTP_COMETCHAT_BODY_LEN - 1;
-    }
-
-    return -1;
-}
-
-
-/*
- * How many of p[0 .. n) match "</body>" from its byte "from" on (case
- * insensitive); the case of the letters matched goes into *pcase.
- */
-
-static ngx_uint_t
-ngx_http_cometchat_prefix(u_char *p, size_t n, ngx_uint_t from,
-    ngx_uint_t *pcase)
-{
-    u_char      c, e;
-    ngx_uint_t  i;
-
-    for (i = 0; i < n && from + i < NGX_HTTP_COMETCHAT_BODY_LEN; i++) {
-        c = p[i];
-        e = ngx_http_cometchat_body[from + i];
-
-        if (e >= 'a' && e <= 'z') {
-            if ((c | 0x20) != e) {
-                break;
-            }
-
-            if (pcase && !(c & 0x20)) {
-                *pcase |= 1 << (from + i - 2);
-            }
-
-            continue;
-        }
-
-        if (c != e) {
-            break;
-        }
-    }
-
-    return i;
-}
-
-
-/*
- * The bytes ending the stream after this buffer that begin "</body": the
- * buffer may continue the held ones, or end with its own.  w[0 .. n) are
- * the buffer's last bytes, len its size.
- */
-
-static void
-ngx_http_cometchat_end_partial(ngx_http_cometchat_match_t *m, u_char *w,
-    size_t n, off_t len, ngx_uint_t *np, ngx_uint_t *ncase)
-{
-    size_t      j;
-    ngx_uint_t  p, c;
-
-    p = m->partial;
-
-    if (p && (off_t) p + len < NGX_HTTP_COMETCHAT_BODY_LEN) {
-        c = m->pcase;
-
-        if (ngx_http_cometchat_prefix(w + n - len, (size_t) len, p, &c)
-            == (size_t) len)
-        {
-            *np = p + (size_t) len;
-            *ncase = c;
-            return;
-        }
-    }
-
-    /* the longest tail of the buffer that begins "</body" */
-
-    j = NGX_HTTP_COMETCHAT_BODY_LEN - 1;
-
-    if (j > n) {
-        j = n;
-    }
-
-    for ( /* void */ ; j > 0; j--) {
-        if (w[n - j] != '<') {
-            continue;
-        }
-
-        c = 0;
-
-        if (ngx_http_cometchat_prefix(w + n - j, j, 0, &c) == j) {
-            *np = j;
-            *ncase = c;
-            return;
-        }
-    }
-
-    *np = 0;
-    *ncase = 0;
-}
-
-
 /*
  * Does the response start like an HTML document?  Only then is the
  * snippet appended when it has no "</body>": a fragment fetched by
@@ -398,8 +1034,8 @@ ngx_http_cometchat_end_partial(ngx_http_cometchat_match_t *m, u_char *w,
  */
 
 static ngx_int_t
-ngx_http_cometchat_doc_window(ngx_http_cometchat_match_t *m, off_t len,
-    ngx_http_cometchat_window_pt window, void *data, size_t wsize)
+ngx_http_cometchat_match_doc_window(ngx_http_cometchat_match_t *m,
+    off_t len, ngx_http_cometchat_window_pt window, void *data, size_t wsize)
 {
     u_char  *w;
     off_t    pos, end, n, i;
@@ -423,7 +1059,7 @@ ngx_http_cometchat_doc_window(ngx_http_cometchat_match_t *m, off_t len,
         }
 
         for (i = 0; i < n; i++) {
-            ngx_http_cometchat_doc_byte(m, w[i]);
+            ngx_http_cometchat_match_doc_byte(m, w[i]);
 
             if (m->doc != NGX_HTTP_COMETCHAT_DOC_UNKNOWN) {
                 return NGX_OK;
@@ -440,7 +1076,8 @@ ngx_http_cometchat_doc_window(ngx_http_cometchat_match_t *m, off_t len,
 
 
 static void
-ngx_http_cometchat_doc_byte(ngx_http_cometchat_match_t *m, u_char c)
+ngx_http_cometchat_match_doc_byte(ngx_http_cometchat_match_t *m,
+    u_char c)
 {
     char        **name;
     ngx_uint_t    prefix, i;

@@ -13,10 +13,11 @@
 /*
  * the streaming "</body>" matcher, free of
  * nginx buffers so that tools/fuzz can drive it.  The snippet goes before
- * the last "</body>" (any case) if at most NGX_HTTP_COMETCHAT_TAIL_MAX
- * bytes follow it, so only that much is ever held back; otherwise, and
- * when there is none, it is appended to a response that starts like an
- * HTML document (NGX_HTTP_COMETCHAT_DOC_* below).
+ * the last "</body>" (any case) that is a real tag, not text in a script,
+ * a comment and the like, if at most NGX_HTTP_COMETCHAT_TAIL_MAX bytes
+ * follow it, so only that much is ever held back; otherwise, and when
+ * there is none, it is appended to a response that starts like an HTML
+ * document (NGX_HTTP_COMETCHAT_DOC_* below).
  */
 #define NGX_HTTP_COMETCHAT_TAIL_MAX     32768
 #define NGX_HTTP_COMETCHAT_DOC_LIMIT    1024    /* bytes looked at */
@@ -39,6 +40,11 @@ typedef struct {
     ngx_uint_t                  doc_state;
     ngx_uint_t                  doc_len;
     u_char                      doc_name[8];
+    ngx_uint_t                  html;       /* tokenizer state */
+    ngx_uint_t                  raw;        /* raw text element + 1 */
+    ngx_uint_t                  names;      /* those a start tag may be */
+    ngx_uint_t                  nlen;       /* tag name bytes matched */
+    ngx_uint_t                  tcase;      /* upper case in "</body" */
 } ngx_http_cometchat_match_t;
 
 /* the bytes [start, end) of the buffer being matched; NULL on error */

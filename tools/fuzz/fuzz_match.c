@@ -7,7 +7,10 @@
  * fed through the matcher buffer by buffer, doing with a byte string what
  * the body filter does with nginx buffers, and the result must equal a
  * one-pass reference over the whole page.  Invariants of the held bytes
- * are checked after every buffer.
+ * are checked after every buffer.  The reference reads the page with its
+ * own copy of the HTML tokenizer, written state by state as the spec
+ * has it, so that "</body>" in a script, a comment or raw text is told
+ * from a real end tag.
  *
  * Built and run by tools/fuzz/run.
  */
@@ -39,7 +42,13 @@ static const char  *tokens[] = {
     "b", "o", "d", "y", ">", "B", "O", "D", "Y", "x", " ", "\n",
     "<html>", "<!DOCTYPE html>", "<!--", "-->", "\xef\xbb\xbf", "<body>",
     "</", "<head>", "<?xml", "<p>text</p>", "</html>", "\t", "-", "!",
-    "<</body>>", "</body >", "</bodyy>", "<!-- </body> -->"
+    "<</body>>", "</body >", "</bodyy>", "<!-- </body> -->",
+    "<script>", "</script>", "<SCRIPT>", "</sCrIpt>", "<script ",
+    "</script ", "<style>", "</style>", "<textarea>", "</textarea>",
+    "<title>", "</title>", "<xmp>", "<plaintext>", "<noscript>", "<p ",
+    "\"", "'", "=", "<!-->", "<!--->", "--!>", "--", "<!", "<?",
+    "<![CDATA[", "]]>", "document.write(\"", "<a href=\"", " a=", "/>",
+    "<!--<script>", "</SCRIPT>-->", "<scriptx>", "</scrip"
 };
 
 
@@ -158,21 +167,663 @@ ref_doc(const u_char *p, size_t len)
 }
 
 
+/*
+ * The reference tokenizer: WHATWG HTML 13.2.5, one byte at a time, with
+ * the spec's states as they are written (none merged), limited to what
+ * decides where comments and raw text end.  Returns where the last
+ * "</body>" read in the data state starts, or -1.  Start tags of the raw
+ * text elements switch the tokenizer as the tree builder does in HTML
+ * content.  As in the matcher, foreign content is not modelled, and
+ * other tags are not read as tags: "<" and a letter that do not begin
+ * "</body>" or a raw text element's start tag are text, and so is "</"
+ * and no letter.
+ */
+
+enum {
+    S_DATA, S_TAG_OPEN, S_END_TAG_OPEN, S_TAG_NAME, S_BEFORE_ATTR_NAME,
+    S_ATTR_NAME, S_AFTER_ATTR_NAME, S_BEFORE_ATTR_VALUE, S_ATTR_VALUE_DQ,
+    S_ATTR_VALUE_SQ, S_ATTR_VALUE_UNQ, S_AFTER_ATTR_VALUE_Q,
+    S_SELF_CLOSING, S_MARKUP_OPEN, S_BOGUS_COMMENT, S_COMMENT_START,
+    S_COMMENT_START_DASH, S_COMMENT, S_COMMENT_LT, S_COMMENT_LT_BANG,
+    S_COMMENT_LT_BANG_DASH, S_COMMENT_LT_BANG_DASH_DASH, S_COMMENT_END_DASH,
+    S_COMMENT_END, S_COMMENT_END_BANG, S_RCDATA, S_RCDATA_LT,
+    S_RCDATA_END_OPEN, S_RCDATA_END_NAME, S_SCRIPT, S_SCRIPT_LT,
+    S_SCRIPT_END_OPEN, S_SCRIPT_END_NAME, S_SCRIPT_ESC_START,
+    S_SCRIPT_ESC_START_DASH, S_SCRIPT_ESC, S_SCRIPT_ESC_DASH,
+    S_SCRIPT_ESC_DASH_DASH, S_SCRIPT_ESC_LT, S_SCRIPT_ESC_END_OPEN,
+    S_SCRIPT_ESC_END_NAME, S_SCRIPT_DESC_START, S_SCRIPT_DESC,
+    S_SCRIPT_DESC_DASH, S_SCRIPT_DESC_DASH_DASH, S_SCRIPT_DESC_LT,
+    S_SCRIPT_DESC_END, S_PLAINTEXT
+};
+
+
+#define NAME_MAX_REF  32
+
+
+static int
+is_space(u_char c)
+{
+    return c == '\t' || c == '\n' || c == '\f' || c == ' ' || c == '\r';
+}
+
+
+static int
+is_alpha(u_char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+
+static u_char
+lower(u_char c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+
+typedef struct {
+    char    buf[NAME_MAX_REF + 1];
+    size_t  len;
+    int     over;
+} name_t;
+
+
+static void
+name_add(name_t *n, u_char c)
+{
+    if (n->len < NAME_MAX_REF) {
+        n->buf[n->len++] = (char) lower(c);
+        n->buf[n->len] = '\0';
+
+    } else {
+        n->over = 1;
+    }
+}
+
+
+static int
+name_is(name_t *n, const char *s)
+{
+    return !n->over && strcmp(n->buf, s) == 0;
+}
+
+
+/*
+ * Does a raw text element's start tag name begin at p: the name, any
+ * case, then white space, "/" or ">"?  Sets the name into *tag.
+ */
+
+static int
+raw_start_at(const u_char *p, size_t n, name_t *tag)
+{
+    static const char  *raws[] = { "script", "style", "textarea", "title",
+                                   "xmp", "iframe", "noembed", "noframes",
+                                   "noscript", "plaintext", NULL };
+    size_t              k, j;
+    const char        **r;
+
+    for (r = raws; *r; r++) {
+        k = strlen(*r);
+
+        if (n <= k) {
+            continue;
+        }
+
+        for (j = 0; j < k && lower(p[j]) == (u_char) (*r)[j]; j++) {
+            /* void */
+        }
+
+        if (j == k && (is_space(p[k]) || p[k] == '/' || p[k] == '>')) {
+            memset(tag, 0, sizeof(name_t));
+            strcpy(tag->buf, *r);
+            tag->len = k;
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static long
+ref_last_body(const u_char *p, size_t len)
+{
+    int          state, end_tag;
+    long         last, tag_at;
+    size_t       i;
+    u_char       c;
+    name_t       tag, last_start, temp;
+
+    state = S_DATA;
+    last = -1;
+    tag_at = -1;
+    end_tag = 0;
+    memset(&tag, 0, sizeof(tag));
+    memset(&last_start, 0, sizeof(last_start));
+    memset(&temp, 0, sizeof(temp));
+
+    for (i = 0; i < len; /* void */) {
+        c = p[i];
+
+#define CONSUME  i++; break
+#define RECONSUME(s)  state = (s); break
+
+        switch (state) {
+
+        case S_DATA:
+            if (c == '<') {
+                tag_at = (long) i;
+                state = S_TAG_OPEN;
+            }
+            CONSUME;
+
+        case S_TAG_OPEN:
+            if (c == '!') {
+                state = S_MARKUP_OPEN;
+                CONSUME;
+            }
+            if (c == '/') {
+                state = S_END_TAG_OPEN;
+                CONSUME;
+            }
+            if (is_alpha(c)) {
+                /* only raw text elements' start tags are tags */
+                if (raw_start_at(p + i, len - i, &tag)) {
+                    end_tag = 0;
+                    i += tag.len;
+                    state = S_TAG_NAME;
+                    break;
+                }
+                RECONSUME(S_DATA);
+            }
+            if (c == '?') {
+                RECONSUME(S_BOGUS_COMMENT);
+            }
+            RECONSUME(S_DATA);
+
+        case S_END_TAG_OPEN:
+            if (is_alpha(c)) {
+                /* "</body>" exactly, else text */
+                if (len - i >= 5 && lower(p[i]) == 'b'
+                    && lower(p[i + 1]) == 'o' && lower(p[i + 2]) == 'd'
+                    && lower(p[i + 3]) == 'y' && p[i + 4] == '>')
+                {
+                    last = tag_at;
+                    i += 5;
+                    state = S_DATA;
+                    break;
+                }
+                RECONSUME(S_DATA);
+            }
+            /* no bogus comment: "</" is text, as in the matcher */
+            RECONSUME(S_DATA);
+
+        case S_TAG_NAME:
+            if (is_space(c)) {
+                state = S_BEFORE_ATTR_NAME;
+                CONSUME;
+            }
+            if (c == '/') {
+                state = S_SELF_CLOSING;
+                CONSUME;
+            }
+            if (c == '>') {
+                goto emit;
+            }
+            name_add(&tag, c);
+            CONSUME;
+
+        case S_BEFORE_ATTR_NAME:
+            if (is_space(c)) {
+                CONSUME;
+            }
+            if (c == '/' || c == '>') {
+                RECONSUME(S_AFTER_ATTR_NAME);
+            }
+            if (c == '=') {
+                state = S_ATTR_NAME;
+                CONSUME;
+            }
+            RECONSUME(S_ATTR_NAME);
+
+        case S_ATTR_NAME:
+            if (is_space(c) || c == '/' || c == '>') {
+                RECONSUME(S_AFTER_ATTR_NAME);
+            }
+            if (c == '=') {
+                state = S_BEFORE_ATTR_VALUE;
+                CONSUME;
+            }
+            CONSUME;
+
+        case S_AFTER_ATTR_NAME:
+            if (is_space(c)) {
+                CONSUME;
+            }
+            if (c == '/') {
+                state = S_SELF_CLOSING;
+                CONSUME;
+            }
+            if (c == '=') {
+                state = S_BEFORE_ATTR_VALUE;
+                CONSUME;
+            }
+            if (c == '>') {
+                goto emit;
+            }
+            RECONSUME(S_ATTR_NAME);
+
+        case S_BEFORE_ATTR_VALUE:
+            if (is_space(c)) {
+                CONSUME;
+            }
+            if (c == '"') {
+                state = S_ATTR_VALUE_DQ;
+                CONSUME;
+            }
+            if (c == '\'') {
+                state = S_ATTR_VALUE_SQ;
+                CONSUME;
+            }
+            if (c == '>') {
+                goto emit;
+            }
+            RECONSUME(S_ATTR_VALUE_UNQ);
+
+        case S_ATTR_VALUE_DQ:
+            if (c == '"') {
+                state = S_AFTER_ATTR_VALUE_Q;
+            }
+            CONSUME;
+
+        case S_ATTR_VALUE_SQ:
+            if (c == '\'') {
+                state = S_AFTER_ATTR_VALUE_Q;
+            }
+            CONSUME;
+
+        case S_ATTR_VALUE_UNQ:
+            if (is_space(c)) {
+                state = S_BEFORE_ATTR_NAME;
+                CONSUME;
+            }
+            if (c == '>') {
+                goto emit;
+            }
+            CONSUME;
+
+        case S_AFTER_ATTR_VALUE_Q:
+            if (is_space(c)) {
+                state = S_BEFORE_ATTR_NAME;
+                CONSUME;
+            }
+            if (c == '/') {
+                state = S_SELF_CLOSING;
+                CONSUME;
+            }
+            if (c == '>') {
+                goto emit;
+            }
+            RECONSUME(S_BEFORE_ATTR_NAME);
+
+        case S_SELF_CLOSING:
+            if (c == '>') {
+                goto emit;
+            }
+            RECONSUME(S_BEFORE_ATTR_NAME);
+
+        case S_MARKUP_OPEN:
+            /* "<!" was consumed; looks ahead for "--" */
+            if (i + 1 < len && p[i] == '-' && p[i + 1] == '-') {
+                i += 2;
+                state = S_COMMENT_START;
+                break;
+            }
+            RECONSUME(S_BOGUS_COMMENT);
+
+        case S_BOGUS_COMMENT:
+            if (c == '>') {
+                state = S_DATA;
+            }
+            CONSUME;
+
+        case S_COMMENT_START:
+            if (c == '-') {
+                state = S_COMMENT_START_DASH;
+                CONSUME;
+            }
+            if (c == '>') {
+                state = S_DATA;
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        case S_COMMENT_START_DASH:
+            if (c == '-') {
+                state = S_COMMENT_END;
+                CONSUME;
+            }
+            if (c == '>') {
+                state = S_DATA;
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        case S_COMMENT:
+            if (c == '<') {
+                state = S_COMMENT_LT;
+                CONSUME;
+            }
+            if (c == '-') {
+                state = S_COMMENT_END_DASH;
+                CONSUME;
+            }
+            CONSUME;
+
+        case S_COMMENT_LT:
+            if (c == '!') {
+                state = S_COMMENT_LT_BANG;
+                CONSUME;
+            }
+            if (c == '<') {
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        case S_COMMENT_LT_BANG:
+            if (c == '-') {
+                state = S_COMMENT_LT_BANG_DASH;
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        case S_COMMENT_LT_BANG_DASH:
+            if (c == '-') {
+                state = S_COMMENT_LT_BANG_DASH_DASH;
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT_END_DASH);
+
+        case S_COMMENT_LT_BANG_DASH_DASH:
+            RECONSUME(S_COMMENT_END);
+
+        case S_COMMENT_END_DASH:
+            if (c == '-') {
+                state = S_COMMENT_END;
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        case S_COMMENT_END:
+            if (c == '>') {
+                state = S_DATA;
+                CONSUME;
+            }
+            if (c == '!') {
+                state = S_COMMENT_END_BANG;
+                CONSUME;
+            }
+            if (c == '-') {
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        case S_COMMENT_END_BANG:
+            if (c == '-') {
+                state = S_COMMENT_END_DASH;
+                CONSUME;
+            }
+            if (c == '>') {
+                state = S_DATA;
+                CONSUME;
+            }
+            RECONSUME(S_COMMENT);
+
+        /* RCDATA and RAWTEXT: the same states but for entities */
+
+        case S_RCDATA:
+            if (c == '<') {
+                state = S_RCDATA_LT;
+            }
+            CONSUME;
+
+        case S_RCDATA_LT:
+            if (c == '/') {
+                memset(&temp, 0, sizeof(temp));
+                state = S_RCDATA_END_OPEN;
+                CONSUME;
+            }
+            RECONSUME(S_RCDATA);
+
+        case S_RCDATA_END_OPEN:
+            if (is_alpha(c)) {
+                memset(&tag, 0, sizeof(tag));
+                end_tag = 1;
+                RECONSUME(S_RCDATA_END_NAME);
+            }
+            RECONSUME(S_RCDATA);
+
+        case S_RCDATA_END_NAME:
+        case S_SCRIPT_END_NAME:
+        case S_SCRIPT_ESC_END_NAME:
+            if ((is_space(c) || c == '/' || c == '>')
+                && !tag.over && strcmp(tag.buf, last_start.buf) == 0)
+            {
+                if (c == '>') {
+                    goto emit;
+                }
+                state = is_space(c) ? S_BEFORE_ATTR_NAME : S_SELF_CLOSING;
+                CONSUME;
+            }
+            if (is_alpha(c)) {
+                name_add(&tag, c);
+                CONSUME;
+            }
+            RECONSUME(state == S_RCDATA_END_NAME ? S_RCDATA
+                      : state == S_SCRIPT_END_NAME ? S_SCRIPT
+                      : S_SCRIPT_ESC);
+
+        case S_SCRIPT:
+            if (c == '<') {
+                state = S_SCRIPT_LT;
+            }
+            CONSUME;
+
+        case S_SCRIPT_LT:
+            if (c == '/') {
+                state = S_SCRIPT_END_OPEN;
+                CONSUME;
+            }
+            if (c == '!') {
+                state = S_SCRIPT_ESC_START;
+                CONSUME;
+            }
+            RECONSUME(S_SCRIPT);
+
+        case S_SCRIPT_END_OPEN:
+            if (is_alpha(c)) {
+                memset(&tag, 0, sizeof(tag));
+                end_tag = 1;
+                RECONSUME(S_SCRIPT_END_NAME);
+            }
+            RECONSUME(S_SCRIPT);
+
+        case S_SCRIPT_ESC_START:
+            if (c == '-') {
+                state = S_SCRIPT_ESC_START_DASH;
+                CONSUME;
+            }
+            RECONSUME(S_SCRIPT);
+
+        case S_SCRIPT_ESC_START_DASH:
+            if (c == '-') {
+                state = S_SCRIPT_ESC_DASH_DASH;
+                CONSUME;
+            }
+            RECONSUME(S_SCRIPT);
+
+        case S_SCRIPT_ESC:
+            if (c == '-') {
+                state = S_SCRIPT_ESC_DASH;
+            } else if (c == '<') {
+                state = S_SCRIPT_ESC_LT;
+            }
+            CONSUME;
+
+        case S_SCRIPT_ESC_DASH:
+            if (c == '-') {
+                state = S_SCRIPT_ESC_DASH_DASH;
+            } else if (c == '<') {
+                state = S_SCRIPT_ESC_LT;
+            } else {
+                state = S_SCRIPT_ESC;
+            }
+            CONSUME;
+
+        case S_SCRIPT_ESC_DASH_DASH:
+            if (c == '-') {
+                /* stays */
+            } else if (c == '<') {
+                state = S_SCRIPT_ESC_LT;
+            } else if (c == '>') {
+                state = S_SCRIPT;
+            } else {
+                state = S_SCRIPT_ESC;
+            }
+            CONSUME;
+
+        case S_SCRIPT_ESC_LT:
+            if (c == '/') {
+                state = S_SCRIPT_ESC_END_OPEN;
+                CONSUME;
+            }
+            if (is_alpha(c)) {
+                memset(&temp, 0, sizeof(temp));
+                RECONSUME(S_SCRIPT_DESC_START);
+            }
+            RECONSUME(S_SCRIPT_ESC);
+
+        case S_SCRIPT_ESC_END_OPEN:
+            if (is_alpha(c)) {
+                memset(&tag, 0, sizeof(tag));
+                end_tag = 1;
+                RECONSUME(S_SCRIPT_ESC_END_NAME);
+            }
+            RECONSUME(S_SCRIPT_ESC);
+
+        case S_SCRIPT_DESC_START:
+            if (is_space(c) || c == '/' || c == '>') {
+                state = name_is(&temp, "script") ? S_SCRIPT_DESC
+                                                 : S_SCRIPT_ESC;
+                CONSUME;
+            }
+            if (is_alpha(c)) {
+                name_add(&temp, c);
+                CONSUME;
+            }
+            RECONSUME(S_SCRIPT_ESC);
+
+        case S_SCRIPT_DESC:
+            if (c == '-') {
+                state = S_SCRIPT_DESC_DASH;
+            } else if (c == '<') {
+                state = S_SCRIPT_DESC_LT;
+            }
+            CONSUME;
+
+        case S_SCRIPT_DESC_DASH:
+            if (c == '-') {
+                state = S_SCRIPT_DESC_DASH_DASH;
+            } else if (c == '<') {
+                state = S_SCRIPT_DESC_LT;
+            } else {
+                state = S_SCRIPT_DESC;
+            }
+            CONSUME;
+
+        case S_SCRIPT_DESC_DASH_DASH:
+            if (c == '-') {
+                /* stays */
+            } else if (c == '<') {
+                state = S_SCRIPT_DESC_LT;
+            } else if (c == '>') {
+                state = S_SCRIPT;
+            } else {
+                state = S_SCRIPT_DESC;
+            }
+            CONSUME;
+
+        case S_SCRIPT_DESC_LT:
+            if (c == '/') {
+                memset(&temp, 0, sizeof(temp));
+                state = S_SCRIPT_DESC_END;
+                CONSUME;
+            }
+            RECONSUME(S_SCRIPT_DESC);
+
+        case S_SCRIPT_DESC_END:
+            if (is_space(c) || c == '/' || c == '>') {
+                state = name_is(&temp, "script") ? S_SCRIPT_ESC
+                                                 : S_SCRIPT_DESC;
+                CONSUME;
+            }
+            if (is_alpha(c)) {
+                name_add(&temp, c);
+                CONSUME;
+            }
+            RECONSUME(S_SCRIPT_DESC);
+
+        case S_PLAINTEXT:
+            CONSUME;
+
+        emit:
+
+            /* c is the ">" ending a tag token */
+
+            if (end_tag) {
+                state = S_DATA;
+
+            } else if (name_is(&tag, "script")) {
+                last_start = tag;
+                state = S_SCRIPT;
+
+            } else if (name_is(&tag, "style") || name_is(&tag, "xmp")
+                       || name_is(&tag, "iframe") || name_is(&tag, "noembed")
+                       || name_is(&tag, "noframes")
+                       || name_is(&tag, "noscript")
+                       || name_is(&tag, "textarea")
+                       || name_is(&tag, "title"))
+            {
+                last_start = tag;
+                state = S_RCDATA;
+
+            } else if (name_is(&tag, "plaintext")) {
+                state = S_PLAINTEXT;
+
+            } else {
+                state = S_DATA;
+            }
+
+            CONSUME;
+        }
+
+#undef CONSUME
+#undef RECONSUME
+    }
+
+    return last;
+}
+
+
 /* the whole page at once: the rule the streaming matcher must follow */
 
 static size_t
 reference(const u_char *p, size_t len, off_t max_tail, u_char *out)
 {
-    size_t  i, n;
+    size_t  n;
     long    last;
 
-    last = -1;
-
-    for (i = 0; i + 7 <= len; i++) {
-        if (ci_body_at(p + i)) {
-            last = (long) i;
-        }
-    }
+    last = ref_last_body(p, len);
 
     n = 0;
 
@@ -194,6 +845,28 @@ reference(const u_char *p, size_t len, off_t max_tail, u_char *out)
     }
 
     return n;
+}
+
+
+/* bytes as C string literal text, so that a NUL does not cut them short */
+
+static void
+dump(const char *label, const u_char *p, size_t n)
+{
+    size_t  i;
+
+    fprintf(stderr, "%s\"", label);
+
+    for (i = 0; i < n; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+            fputc(p[i], stderr);
+
+        } else {
+            fprintf(stderr, "\\x%02x", p[i]);
+        }
+    }
+
+    fprintf(stderr, "\"\n");
 }
 
 
@@ -384,10 +1057,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rlen = reference(page, plen, max_tail, ref);
 
     if (olen != rlen || memcmp(out, ref, olen) != 0) {
-        fprintf(stderr, "mismatch (max_tail %lld, window %zu)\n"
-                "page:      \"%.*s\"\nstreamed:  \"%.*s\"\n"
-                "reference: \"%.*s\"\n", (long long) max_tail, w.wsize,
-                (int) plen, page, (int) olen, out, (int) rlen, ref);
+        fprintf(stderr, "mismatch (max_tail %lld, window %zu)\n",
+                (long long) max_tail, w.wsize);
+        dump("page:      ", page, plen);
+        dump("streamed:  ", out, olen);
+        dump("reference: ", ref, rlen);
         abort();
     }
 
