@@ -16,9 +16,14 @@
  *
  * Proxy credentials are curl's to use and nobody's to see: every message
  * shows the proxy with its user information replaced by "***".
+ *
+ * The directives that say where calls go and with which key
+ * (cometchat_api_url, cometchat_api_key, cometchat_api_key_file) are
+ * read here too.
  */
 
 
+#include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_egress.h"
 
 
@@ -38,6 +43,7 @@ static ngx_http_cometchat_egress_t *ngx_http_cometchat_egress_get(
     ngx_conf_t *cf, ngx_http_cometchat_loc_conf_t *lcf);
 static void ngx_http_cometchat_egress_defaults(
     ngx_http_cometchat_egress_t *eg);
+static ngx_int_t ngx_http_cometchat_egress_check_key(u_char *p, u_char *last);
 static ngx_int_t ngx_http_cometchat_egress_check_pem(ngx_conf_t *cf,
     ngx_str_t *path);
 static ngx_int_t ngx_http_cometchat_egress_mask(ngx_pool_t *pool,
@@ -52,6 +58,168 @@ static ngx_http_cometchat_egress_t  ngx_http_cometchat_egress_default = {
 
 /* per worker */
 static CURLSH  *ngx_http_cometchat_egress_share;
+
+
+char *
+ngx_http_cometchat_egress_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cometchat_loc_conf_t *cclcf = conf;
+
+    ngx_str_t  *value;
+
+    if (cclcf->api_key.data != NULL) {
+        if (cclcf->api_key_file.data != NULL) {
+            return "conflicts with \"cometchat_api_key_file\" "
+                   "at the same level";
+        }
+
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "is empty";
+    }
+
+    if (ngx_http_cometchat_egress_check_key(value[1].data,
+                                          value[1].data + value[1].len)
+        != NGX_OK)
+    {
+        return "contains control characters";
+    }
+
+    cclcf->api_key = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_cometchat_egress_conf_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cometchat_loc_conf_t *cclcf = conf;
+
+    u_char     *p, *last;
+    size_t      n;
+    ngx_str_t  *value, path, text;
+
+    if (cclcf->api_key.data != NULL) {
+        if (cclcf->api_key_file.data == NULL) {
+            return "conflicts with \"cometchat_api_key\" at the same level";
+        }
+
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_http_cometchat_read_conf_file(cf, "cometchat_api_key_file", &path,
+                                          4096, cf->pool, &text)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    p = text.data;
+    n = text.len;
+
+    /* one line, surrounding whitespace trimmed */
+
+    last = p + n;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
+        p++;
+    }
+
+    while (last > p
+           && (last[-1] == ' ' || last[-1] == '\t'
+               || last[-1] == CR || last[-1] == LF))
+    {
+        last--;
+    }
+
+    if (p == last) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_key_file\": \"%V\" is empty",
+                           &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlchr(p, last, LF) || ngx_strlchr(p, last, CR)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_key_file\": \"%V\" must hold "
+                           "one line", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_cometchat_egress_check_key(p, last) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_key_file\": \"%V\" contains "
+                           "control characters", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    cclcf->api_key.data = p;
+    cclcf->api_key.len = last - p;
+    cclcf->api_key_file = path;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the key goes into an "apikey" request header line as it is */
+
+static ngx_int_t
+ngx_http_cometchat_egress_check_key(u_char *p, u_char *last)
+{
+    for ( /* void */ ; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_cometchat_egress_conf_api_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cometchat_loc_conf_t *cclcf = conf;
+
+    ngx_str_t  *value, url;
+
+    if (cclcf->api_url.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    url = value[1];
+
+    if (!((url.len > 7 && ngx_strncasecmp(url.data, (u_char *) "http://", 7)
+                          == 0)
+          || (url.len > 8
+              && ngx_strncasecmp(url.data, (u_char *) "https://", 8) == 0)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_api_url\" must begin with "
+                           "\"http://\" or \"https://\": \"%V\"", &url);
+        return NGX_CONF_ERROR;
+    }
+
+    while (url.len && url.data[url.len - 1] == '/') {
+        url.len--;
+    }
+
+    cclcf->api_url = url;
+
+    return NGX_CONF_OK;
+}
 
 
 char *

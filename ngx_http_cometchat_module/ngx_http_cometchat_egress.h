@@ -24,6 +24,12 @@ typedef struct {
 } ngx_http_cometchat_egress_t;
 
 
+char *ngx_http_cometchat_egress_conf_api_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_cometchat_egress_conf_api_key_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_cometchat_egress_conf_api_url(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 char *ngx_http_cometchat_egress_conf_trusted(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_cometchat_egress_conf_verify(ngx_conf_t *cf,

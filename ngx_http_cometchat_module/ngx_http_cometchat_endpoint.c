@@ -14,6 +14,7 @@
 #include "ngx_http_cometchat_endpoint.h"
 
 
+static ngx_int_t ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_cometchat_endpoint_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *body);
 static ngx_int_t ngx_http_cometchat_endpoint_token(ngx_http_request_t *r,
@@ -41,7 +42,7 @@ static ngx_str_t  ngx_http_cometchat_invalid_uid =
     ngx_string("{\"error\":\"session unavailable: invalid user id\"}");
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
@@ -262,4 +263,29 @@ ngx_http_cometchat_endpoint_send(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+char *
+ngx_http_cometchat_endpoint_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cometchat_loc_conf_t *cclcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (cclcf->token_endpoint != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    cclcf->token_endpoint = 1;
+
+    if (ngx_http_cometchat_conf_where(cf, &cclcf->endpoint_where) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_cometchat_endpoint_handler;
+
+    return NGX_CONF_OK;
 }

@@ -10,7 +10,8 @@
 #include "ngx_http_cometchat_common.h"
 
 
-ngx_int_t ngx_http_cometchat_endpoint_handler(ngx_http_request_t *r);
+char *ngx_http_cometchat_endpoint_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_ENDPOINT_H_INCLUDED_ */

@@ -1,7 +1,9 @@
 
 /*
- * ngx_http_cometchat_module: directives, configuration, and the hooks
- * nginx calls (phase handler, filters, process start and exit).
+ * ngx_http_cometchat_module: the directive table, configuration (create,
+ * merge, the checks that need a whole location), and the hooks nginx
+ * calls (phase handler, filters, process start and exit).  A directive
+ * that configures one feature has its handler in that feature's file.
  */
 
 
@@ -23,23 +25,7 @@
 
 static char *ngx_http_cometchat_conf_enable(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cometchat_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_conf_api_key_file(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_cometchat_conf_api_url(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_conf_session(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_conf_source(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_conf_uid_prefix(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_cometchat_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cometchat_conf_token_endpoint(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_cometchat_conf_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cometchat_conf_check_name(ngx_conf_t *cf, void *post,
     void *data);
@@ -47,9 +33,6 @@ static char *ngx_http_cometchat_conf_check_timeout(ngx_conf_t *cf,
     void *post, void *data);
 static char *ngx_http_cometchat_conf_requires(ngx_conf_t *cf,
     ngx_http_cometchat_loc_conf_t *conf, const char *what);
-static ngx_int_t ngx_http_cometchat_conf_check_key(u_char *p, u_char *last);
-static ngx_int_t ngx_http_cometchat_conf_parse_source(ngx_conf_t *cf,
-    ngx_str_t *value, ngx_http_cometchat_source_t *src);
 
 static void *ngx_http_cometchat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cometchat_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -107,21 +90,21 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat_api_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_api_key,
+      ngx_http_cometchat_egress_conf_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_api_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_api_key_file,
+      ngx_http_cometchat_egress_conf_api_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_api_url"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_api_url,
+      ngx_http_cometchat_egress_conf_api_url,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -156,35 +139,35 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat_session"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_session,
+      ngx_http_cometchat_session_conf,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_session_uid"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_source,
+      ngx_http_cometchat_session_conf_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, uid_src),
       NULL },
 
     { ngx_string("cometchat_session_name"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_source,
+      ngx_http_cometchat_session_conf_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, name_src),
       NULL },
 
     { ngx_string("cometchat_session_avatar"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_source,
+      ngx_http_cometchat_session_conf_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cometchat_loc_conf_t, avatar_src),
       NULL },
 
     { ngx_string("cometchat_uid_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_cometchat_conf_uid_prefix,
+      ngx_http_cometchat_uid_conf_prefix,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -261,14 +244,14 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
 
     { ngx_string("cometchat_token_endpoint"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_cometchat_conf_token_endpoint,
+      ngx_http_cometchat_endpoint_conf,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("cometchat_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_cometchat_conf_status,
+      ngx_http_cometchat_status_conf,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -368,333 +351,6 @@ ngx_http_cometchat_conf_check_name(ngx_conf_t *cf, void *post, void *data)
 
         return "may contain only letters, digits, \"-\" and \"_\"";
     }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_cometchat_conf_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_cometchat_loc_conf_t *cclcf = conf;
-
-    ngx_str_t  *value;
-
-    if (cclcf->api_key.data != NULL) {
-        if (cclcf->api_key_file.data != NULL) {
-            return "conflicts with \"cometchat_api_key_file\" "
-                   "at the same level";
-        }
-
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        return "is empty";
-    }
-
-    if (ngx_http_cometchat_conf_check_key(value[1].data,
-                                          value[1].data + value[1].len)
-        != NGX_OK)
-    {
-        return "contains control characters";
-    }
-
-    cclcf->api_key = value[1];
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_cometchat_conf_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_cometchat_loc_conf_t *cclcf = conf;
-
-    u_char     *p, *last;
-    size_t      n;
-    ngx_str_t  *value, path, text;
-
-    if (cclcf->api_key.data != NULL) {
-        if (cclcf->api_key_file.data == NULL) {
-            return "conflicts with \"cometchat_api_key\" at the same level";
-        }
-
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    path = value[1];
-
-    if (ngx_http_cometchat_read_conf_file(cf, "cometchat_api_key_file", &path,
-                                          4096, cf->pool, &text)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    p = text.data;
-    n = text.len;
-
-    /* one line, surrounding whitespace trimmed */
-
-    last = p + n;
-
-    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
-        p++;
-    }
-
-    while (last > p
-           && (last[-1] == ' ' || last[-1] == '\t'
-               || last[-1] == CR || last[-1] == LF))
-    {
-        last--;
-    }
-
-    if (p == last) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_api_key_file\": \"%V\" is empty",
-                           &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_strlchr(p, last, LF) || ngx_strlchr(p, last, CR)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_api_key_file\": \"%V\" must hold "
-                           "one line", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_cometchat_conf_check_key(p, last) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_api_key_file\": \"%V\" contains "
-                           "control characters", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    cclcf->api_key.data = p;
-    cclcf->api_key.len = last - p;
-    cclcf->api_key_file = path;
-
-    return NGX_CONF_OK;
-}
-
-
-/* the key goes into an "apikey" request header line as it is */
-
-static ngx_int_t
-ngx_http_cometchat_conf_check_key(u_char *p, u_char *last)
-{
-    for ( /* void */ ; p < last; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static char *
-ngx_http_cometchat_conf_api_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_cometchat_loc_conf_t *cclcf = conf;
-
-    ngx_str_t  *value, url;
-
-    if (cclcf->api_url.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    url = value[1];
-
-    if (!((url.len > 7 && ngx_strncasecmp(url.data, (u_char *) "http://", 7)
-                          == 0)
-          || (url.len > 8
-              && ngx_strncasecmp(url.data, (u_char *) "https://", 8) == 0)))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_api_url\" must begin with "
-                           "\"http://\" or \"https://\": \"%V\"", &url);
-        return NGX_CONF_ERROR;
-    }
-
-    while (url.len && url.data[url.len - 1] == '/') {
-        url.len--;
-    }
-
-    cclcf->api_url = url;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_cometchat_conf_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_cometchat_loc_conf_t *cclcf = conf;
-
-    ngx_str_t  *value;
-
-    if (cclcf->session_uri.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        ngx_str_set(&cclcf->session_uri, "");
-        return NGX_CONF_OK;
-    }
-
-    if (value[1].len == 0 || value[1].data[0] != '/') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_session\" takes a URI beginning "
-                           "with \"/\" or \"off\", not \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    cclcf->session_uri = value[1];
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_cometchat_conf_parse_source(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_cometchat_source_t *src)
-{
-    u_char     *p, *last, *start;
-    ngx_str_t  *part;
-
-    if (value->len > 7 && ngx_strncmp(value->data, "header:", 7) == 0) {
-        src->type = NGX_HTTP_COMETCHAT_SRC_HEADER;
-        src->name.data = value->data + 7;
-        src->name.len = value->len - 7;
-
-        for (p = src->name.data; p < src->name.data + src->name.len; p++) {
-            if (*p <= ' ' || *p == ':' || *p >= 0x7f) {
-                return NGX_ERROR;
-            }
-        }
-
-        return NGX_OK;
-    }
-
-    if (value->len <= 5 || ngx_strncmp(value->data, "json:", 5) != 0) {
-        return NGX_ERROR;
-    }
-
-    src->type = NGX_HTTP_COMETCHAT_SRC_JSON;
-    src->name.data = value->data + 5;
-    src->name.len = value->len - 5;
-
-    src->path = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (src->path == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = src->name.data;
-    last = p + src->name.len;
-
-    for ( ;; ) {
-        start = p;
-
-        while (p < last && *p != '.') {
-            p++;
-        }
-
-        if (p == start) {
-            /* "json:.a", "json:a..b" and "json:a." name no member */
-            return NGX_ERROR;
-        }
-
-        part = ngx_array_push(src->path);
-        if (part == NULL) {
-            return NGX_ERROR;
-        }
-
-        part->data = start;
-        part->len = p - start;
-
-        if (p == last) {
-            return NGX_OK;
-        }
-
-        p++;
-
-        if (p == last) {
-            return NGX_ERROR;
-        }
-    }
-}
-
-
-static char *
-ngx_http_cometchat_conf_source(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t                    *value;
-    ngx_http_cometchat_source_t  *src;
-
-    src = (ngx_http_cometchat_source_t *) (p + cmd->offset);
-
-    if (src->type != NGX_HTTP_COMETCHAT_SRC_NONE) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_cometchat_conf_parse_source(cf, &value[1], src) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" takes \"header:NAME\" or \"json:PATH\" "
-                           "(dot path, e.g. \"json:user.id\"), not \"%V\"",
-                           &cmd->name, &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_cometchat_conf_uid_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_cometchat_loc_conf_t *cclcf = conf;
-
-    ngx_str_t  *value;
-
-    if (cclcf->uid_prefix.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    /*
-     * the prefix is part of every uid: hold it to the uid rules now, and
-     * leave room for the hashed form of a long id
-     */
-
-    ngx_strlow(value[1].data, value[1].data, value[1].len);
-
-    if (value[1].len > NGX_HTTP_COMETCHAT_UID_PREFIX_MAX
-        || (value[1].len && ngx_http_cometchat_valid_uid(&value[1]) != NGX_OK))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cometchat_uid_prefix\" may contain only "
-                           "letters, digits, \"-\" and \"_\" and must be "
-                           "shorter than %d characters: \"%V\"",
-                           NGX_HTTP_COMETCHAT_UID_PREFIX_MAX + 1, &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    cclcf->uid_prefix = value[1];
 
     return NGX_CONF_OK;
 }
@@ -884,43 +540,6 @@ ngx_http_cometchat_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
-ngx_http_cometchat_conf_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_cometchat_loc_conf_t *cclcf = conf;
-
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (cclcf->token_endpoint != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    cclcf->token_endpoint = 1;
-
-    if (ngx_http_cometchat_conf_where(cf, &cclcf->endpoint_where) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_cometchat_endpoint_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_cometchat_conf_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_cometchat_status_handler;
-
-    return NGX_CONF_OK;
-}
-
-
 static void *
 ngx_http_cometchat_create_main_conf(ngx_conf_t *cf)
 {
@@ -1013,25 +632,6 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
 }
 
 
-static void
-ngx_http_cometchat_conf_merge_source(ngx_http_cometchat_source_t *conf,
-    ngx_http_cometchat_source_t *prev, char *header)
-{
-    if (conf->type != NGX_HTTP_COMETCHAT_SRC_NONE) {
-        return;
-    }
-
-    if (prev->type != NGX_HTTP_COMETCHAT_SRC_NONE) {
-        *conf = *prev;
-        return;
-    }
-
-    conf->type = NGX_HTTP_COMETCHAT_SRC_HEADER;
-    conf->name.data = (u_char *) header;
-    conf->name.len = ngx_strlen(header);
-}
-
-
 static char *
 ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
@@ -1067,12 +667,13 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->session_uri, prev->session_uri, "");
 
-    ngx_http_cometchat_conf_merge_source(&conf->uid_src, &prev->uid_src,
-                                         "X-User-Id");
-    ngx_http_cometchat_conf_merge_source(&conf->name_src, &prev->name_src,
-                                         "X-User-Name");
-    ngx_http_cometchat_conf_merge_source(&conf->avatar_src, &prev->avatar_src,
-                                         "X-User-Avatar");
+    ngx_http_cometchat_session_merge_source(&conf->uid_src, &prev->uid_src,
+                                            "X-User-Id");
+    ngx_http_cometchat_session_merge_source(&conf->name_src, &prev->name_src,
+                                            "X-User-Name");
+    ngx_http_cometchat_session_merge_source(&conf->avatar_src,
+                                            &prev->avatar_src,
+                                            "X-User-Avatar");
 
     ngx_conf_merge_str_value(conf->uid_prefix, prev->uid_prefix, "");
     ngx_conf_merge_uint_value(conf->uid_map, prev->uid_map,

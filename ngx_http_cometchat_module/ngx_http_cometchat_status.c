@@ -42,6 +42,7 @@ static ngx_int_t ngx_http_cometchat_status_zone_init(ngx_shm_zone_t *shm_zone,
 static size_t ngx_http_cometchat_status_build_info(u_char *p);
 static void ngx_http_cometchat_status_set_zone(ngx_atomic_t *stats);
 static ngx_atomic_int_t ngx_http_cometchat_status_redis_up_value(void);
+static ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
 
 
 static ngx_atomic_t  *ngx_http_cometchat_stats;
@@ -252,7 +253,7 @@ ngx_http_cometchat_status_redis_up_value(void)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_cometchat_status_handler(ngx_http_request_t *r)
 {
     size_t                        size;
@@ -416,4 +417,16 @@ ngx_http_cometchat_status_init_module(ngx_cycle_t *cycle)
                   " (nginx " NGINX_VERSION ")");
 
     return NGX_OK;
+}
+
+
+char *
+ngx_http_cometchat_status_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_cometchat_status_handler;
+
+    return NGX_CONF_OK;
 }

@@ -18,7 +18,8 @@ void ngx_http_cometchat_status_redis_up(ngx_uint_t up);
 void ngx_http_cometchat_status_redis_master(uint32_t id);
 #define ngx_http_cometchat_status_inc(stat)                                    \
     ngx_http_cometchat_status_add(stat, 1)
-ngx_int_t ngx_http_cometchat_status_handler(ngx_http_request_t *r);
+char *ngx_http_cometchat_status_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_cometchat_status_init_module(ngx_cycle_t *cycle);
 
 

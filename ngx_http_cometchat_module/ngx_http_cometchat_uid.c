@@ -30,6 +30,7 @@
 
 #include <openssl/evp.h>
 
+#include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_uid.h"
 
 
@@ -163,4 +164,42 @@ ngx_http_cometchat_uid_hashed(ngx_pool_t *pool, ngx_uint_t map,
     uid->len = p - uid->data;
 
     return NGX_OK;
+}
+
+
+char *
+ngx_http_cometchat_uid_conf_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cometchat_loc_conf_t *cclcf = conf;
+
+    ngx_str_t  *value;
+
+    if (cclcf->uid_prefix.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /*
+     * the prefix is part of every uid: hold it to the uid rules now, and
+     * leave room for the hashed form of a long id
+     */
+
+    ngx_strlow(value[1].data, value[1].data, value[1].len);
+
+    if (value[1].len > NGX_HTTP_COMETCHAT_UID_PREFIX_MAX
+        || (value[1].len && ngx_http_cometchat_valid_uid(&value[1]) != NGX_OK))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cometchat_uid_prefix\" may contain only "
+                           "letters, digits, \"-\" and \"_\" and must be "
+                           "shorter than %d characters: \"%V\"",
+                           NGX_HTTP_COMETCHAT_UID_PREFIX_MAX + 1, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cclcf->uid_prefix = value[1];
+
+    return NGX_CONF_OK;
 }

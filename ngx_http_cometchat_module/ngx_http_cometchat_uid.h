@@ -27,6 +27,8 @@
 
 ngx_int_t ngx_http_cometchat_uid_map(ngx_pool_t *pool, ngx_uint_t map,
     ngx_str_t *prefix, ngx_str_t *id, ngx_str_t *uid, const char **why);
+char *ngx_http_cometchat_uid_conf_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_UID_H_INCLUDED_ */
