@@ -2,7 +2,7 @@
 #
 # Redis ACL users (cometchat_redis ... username= password=): a user with
 # exactly the ACL docs/operations.md gives runs the whole pipeline (lock,
-# mint, write, read) without one denied command; a user without those
+# mint, write, read, a profile update) without one denied command; a user without those
 # rights costs no page: the error log says what was refused, the token is
 # minted and kept per host.  Neither password reaches a log line or an
 # "nginx -t" message.  This file starts its own redis-server.
@@ -13,6 +13,7 @@ use CometChatEnv;
 use CometChatRedis;
 
 use JSON::PP ();
+use Time::HiRes ();
 
 our $Port = CometChatRedis::start();
 our $Pass = 'acl-' . join('', map { ('a' .. 'z')[rand 26] } 1 .. 12);
@@ -22,10 +23,23 @@ $ENV{TEST_NGINX_ACL_PORT} = $Port;
 $ENV{TEST_NGINX_ACL_PASS} = $Pass;
 $ENV{TEST_NGINX_ACL_BAD} = $Bad;
 
-# the ACL of docs/operations.md, "Redis in production", word for word
-my @acl = ('ACL', 'SETUSER', 'cometchat', 'reset', 'on', ">$Pass",
-           '~cometchat:*', 'resetchannels', '-@all',
-           '+get', '+set', '+eval', '+pexpire', '+del', '+ping', '+select');
+# the ACL of docs/operations.md, "Redis in production", read from there,
+# so that the page and the module cannot drift apart
+sub doc_acl {
+    open my $fh, '<', 'docs/operations.md'
+        or die "docs/operations.md: $!\n";
+    my $doc = do { local $/; <$fh> };
+    my ($acl) = $doc =~ /^ +(ACL SETUSER cometchat .*?)\n\n/ms
+        or die "docs/operations.md: no \"ACL SETUSER cometchat\" example\n";
+    my @acl = split ' ', $acl;
+    my @secret = grep { $_ eq '>SECRET' } @acl;
+    die "docs/operations.md: the ACL example has no >SECRET\n"
+        unless @secret == 1;
+    return map { $_ eq '>SECRET' ? ">$Pass" : $_ } @acl;
+}
+
+my @acl = doc_acl();
+Test::More::note("@acl[0 .. 3] ... @acl[6 .. $#acl]");
 my $r = CometChatRedis::cmd($Port, @acl);
 die "ACL SETUSER: " . ($r // $CometChatEnv::RedisError) . "\n"
     unless defined $r && $r eq 'OK';
@@ -59,7 +73,7 @@ my $prelude = <<'_EOC_';
 
     location = /_whoami {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:$http_x_user;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?header=X-User-Id:$http_x_user&header=X-User-Name:$http_x_name;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
     }
@@ -90,6 +104,7 @@ main::rcmd('DEL', main::key('acl1'));
 GET /page.txt
 --- more_headers
 X-User: acl1
+X-Name: Ann
 --- response_headers
 X-CC-Status: minted
 --- response_body
@@ -109,6 +124,7 @@ Test::More::is(main::rcmd('GET', main::key('acl1')), $t,
 GET /page.txt
 --- more_headers
 X-User: acl1
+X-Name: Ann
 --- response_headers
 X-CC-Status: hit
 --- response_body
@@ -118,23 +134,52 @@ page
 
 
 
-=== TEST 3: (same nginx) ACL LOG: the module never ran a command it may not
+=== TEST 3: (same nginx) a new name: profile sync's update (lock script, SET, unlock) under the ACL
 --- request
 GET /page.txt
 --- more_headers
 X-User: acl1
+X-Name: Annie
+--- response_headers
+X-CC-Status: hit
+--- response_body
+page
+--- no_error_log eval
+["[error]", $ENV{TEST_NGINX_ACL_PASS}]
+
+
+
+=== TEST 4: (same nginx) ACL LOG: the module never ran a command it may not
+--- request
+GET /page.txt
+--- more_headers
+X-User: acl1
+X-Name: Annie
 --- response_body
 page
 --- response_headers
 X-CC-Status: hit
 --- init
+# the update runs after TEST 3's page: wait for its call, then for its
+# last Redis command (the unlock; a denied one leaves the lock to expire)
+Test::More::like(CometChatEnv::fake_get('/_fake/wait?op=update_user&n=1'),
+                 qr/"ok":true/, 'TEST 4 - one profile update reached the fake');
+for (1 .. 1000) {
+    last unless main::rcmd('EXISTS', 'cometchat:testapp:profile_lock:acl1');
+    Time::HiRes::sleep(0.02);
+}
+Test::More::is(main::rcmd('EXISTS', 'cometchat:testapp:profile_lock:acl1'), 0,
+               'TEST 4 - the update released its lock');
+Test::More::like(main::rcmd('GET', 'cometchat:testapp:profile:acl1') // '',
+                 qr/^[0-9a-f]{16}-{16}$/,
+                 'TEST 4 - the update stored its fingerprint');
 my $log = main::rcmd('ACL', 'LOG');
-Test::More::is(ref $log && scalar(@$log), 0, 'TEST 3 - ACL LOG is empty')
+Test::More::is(ref $log && scalar(@$log), 0, 'TEST 4 - ACL LOG is empty')
     or Test::More::diag(JSON::PP->new->canonical->encode($log));
 
 
 
-=== TEST 4: a user without the rights: the page is served, the error says NOPERM
+=== TEST 5: a user without the rights: the page is served, the error says NOPERM
 --- init
 main::fake_reset();
 main::rcmd('DEL', main::key('weak1'));
@@ -157,10 +202,10 @@ the ACL user lacks a command or key pattern the module needs
 
 
 
-=== TEST 5: (same nginx) the token is kept per host: no second mint, not in Redis
+=== TEST 6: (same nginx) the token is kept per host: no second mint, not in Redis
 --- init
 Test::More::is(main::rcmd('GET', main::key('weak1')), undef,
-               'TEST 5 - nothing reached Redis');
+               'TEST 6 - nothing reached Redis');
 --- request
 GET /page.txt
 --- more_headers
@@ -174,7 +219,7 @@ page
 
 
 
-=== TEST 6: (same nginx) the fake minted once for weak1
+=== TEST 7: (same nginx) the fake minted once for weak1
 --- request
 GET /_fake_calls
 --- config
@@ -186,7 +231,7 @@ CometChatEnv::fake_calls({create_user => 1, create_token => 1})
 
 
 
-=== TEST 7: a wrong password: Redis' WRONGPASS is logged, the password is not
+=== TEST 8: a wrong password: Redis' WRONGPASS is logged, the password is not
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_ACL_PORT username=cometchat password=$TEST_NGINX_ACL_BAD;
 --- config
@@ -203,7 +248,7 @@ WRONGPASS
 
 
 
-=== TEST 8: nginx -t: a mistyped password= is refused without its value
+=== TEST 9: nginx -t: a mistyped password= is refused without its value
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_ACL_PORT username=cometchat pasword=$TEST_NGINX_ACL_PASS;
 --- config
@@ -215,7 +260,7 @@ WRONGPASS
 
 
 
-=== TEST 9: username= without password= is refused
+=== TEST 10: username= without password= is refused
 --- http_config
     cometchat_redis 127.0.0.1:$TEST_NGINX_ACL_PORT username=cometchat;
 --- config

@@ -128,7 +128,7 @@ sub failover {
     start_load();
     # let the load run against the healthy primary first
     CometChatRedis::wait_for('the load to start', 10,
-                             sub { -s $LoadFile > 200 });
+                             sub { (-s $LoadFile // 0) > 200 });
     CometChatRedis::kill_server($P1);
 
     # a user nobody has seen, while the master is gone

@@ -108,15 +108,15 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 ["GET /page.html", "GET /token", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=ok_080
+Cookie: uid=ok-080; name=Ok
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", "", ""]
 --- response_body_like eval
 [
-    qr{<div id="cometChatMount"></div>.*authToken: "ok_080_\d{10}[0-9a-f]{32}".*</body>}s,
-    qr{\A\{"uid":"ok_080","authToken":"ok_080_\d{10}[0-9a-f]{32}"},
+    qr{<div id="cometChatMount"></div>.*authToken: "ok-080_\d{10}[0-9a-f]{32}".*</body>}s,
+    qr{\A\{"uid":"ok-080","authToken":"ok-080_\d{10}[0-9a-f]{32}"},
     CometChatEnv::fake_calls({create_user => 1, create_token => 1},
         qr/,.*"last_apikey_ok":true,.*"connections":\{"http":\d+,"tls":1\},"tls":\{"handshakes":1,"resumed":0,"failed":0,"stalled":0,/),
 ]
@@ -135,7 +135,7 @@ CometChatTLS::tls_cert('unknown');
 --- request eval
 ["GET /page.html", "GET /token", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=uca_080
+Cookie: uid=uca-080
 --- error_code eval
 [200, 503, 200]
 --- response_headers eval
@@ -145,7 +145,7 @@ Cookie: uid=uca_080
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "uca_080" failed: TLS with localhost:$::Port: SSL certificate problem: unable to get local issuer certificate\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "uca-080" failed: TLS with localhost:$::Port: SSL certificate problem: unable to get local issuer certificate\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -164,7 +164,7 @@ CometChatTLS::tls_cert('wrong-name');
 --- request eval
 ["GET /page.html", "GET /token", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=name_080
+Cookie: uid=name-080
 --- error_code eval
 [200, 503, 200]
 --- response_headers eval
@@ -174,7 +174,7 @@ Cookie: uid=name_080
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "name_080" failed: TLS with localhost:$::Port: SSL: no alternative certificate subject name matches target host name 'localhost'\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "name-080" failed: TLS with localhost:$::Port: SSL: no alternative certificate subject name matches target host name 'localhost'\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -190,7 +190,7 @@ CometChatTLS::tls_cert('expired');
 --- request eval
 ["GET /page.html", "GET /token", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=exp_080
+Cookie: uid=exp-080
 --- error_code eval
 [200, 503, 200]
 --- response_headers eval
@@ -200,7 +200,7 @@ Cookie: uid=exp_080
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "exp_080" failed: TLS with localhost:$::Port: SSL certificate problem: certificate has expired\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "exp-080" failed: TLS with localhost:$::Port: SSL certificate problem: certificate has expired\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -217,7 +217,7 @@ CometChatEnv::fake_get('/_fake/set?tls_stall=1');
 --- request eval
 ["GET /page.html", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=stall_080
+Cookie: uid=stall-080
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -227,7 +227,7 @@ Cookie: uid=stall_080
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "stall_080" failed: TLS handshake with localhost:$::Port timed out\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "stall-080" failed: TLS handshake with localhost:$::Port timed out\n\z/
 --- no_error_log
 [alert]
 [crit]
@@ -240,7 +240,7 @@ qr/\Acometchat: CometChat "create auth token" call for uid "stall_080" failed: T
 CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 [
-    "GET /_fake/fanout?port=$ENV{TEST_NGINX_SERVER_PORT}&path=%2Ftt&n=200&conns=1&cookie=uid%3Dreuse{i}_080&capture_header=X-CC-Status&timeout=60",
+    "GET /_fake/fanout?port=$ENV{TEST_NGINX_SERVER_PORT}&path=%2Ftt&n=200&conns=1&cookie=uid%3Dreuse{i}-080&capture_header=X-CC-Status&timeout=60",
     "GET /_fake/stats",
 ]
 --- error_code eval
@@ -265,15 +265,15 @@ CometChatEnv::fake_get('/_fake/set?close_on=create_user&close_times=1');
 --- request eval
 ["GET /tt", "GET /tt", "GET /_fake/stats"]
 --- more_headers eval
-["Cookie: uid=res1_080", "Cookie: uid=res2_080", ""]
+["Cookie: uid=res1-080", "Cookie: uid=res2-080", ""]
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", "X-CC-Status: minted", ""]
 --- response_body_like eval
 [
-    qr/\Atoken=res1_080_/,
-    qr/\Atoken=res2_080_/,
+    qr/\Atoken=res1-080_/,
+    qr/\Atoken=res2-080_/,
     CometChatEnv::fake_calls({create_user => 2, create_token => 2},
         qr/,.*"connections":\{"http":\d+,"tls":2\},"tls":\{"handshakes":2,"resumed":1,"failed":0,"stalled":0,/),
 ]
@@ -322,7 +322,7 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 ["GET /sys", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=sys_080
+Cookie: uid=sys-080
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -332,7 +332,7 @@ Cookie: uid=sys_080
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "sys_080" failed: TLS with localhost:$::Port: SSL certificate problem: unable to get local issuer certificate\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "sys-080" failed: TLS with localhost:$::Port: SSL certificate problem: unable to get local issuer certificate\n\z/
 
 
 
@@ -352,12 +352,12 @@ CometChatTLS::tls_cert('expired');
 --- request eval
 ["GET /nv", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=nv_080
+Cookie: uid=nv-080
 --- error_code eval
 [200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", ""]
 --- response_body_like eval
-[qr/\Atoken=nv_080_/, CometChatEnv::fake_calls({create_user => 1, create_token => 1}, qr/,/)]
+[qr/\Atoken=nv-080_/, CometChatEnv::fake_calls({create_user => 1, create_token => 1}, qr/,/)]
 --- no_error_log
 [error]

@@ -83,14 +83,14 @@ CometChatTLS::proxy_get($ENV{TEST_NGINX_PROXY_PORT}, '/_proxy/reset');
 --- request eval
 ["GET /tt", "GET /proxy", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=tun_081
+Cookie: uid=tun-081; name=Tun
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", "", ""]
 --- response_body_like eval
 [
-    qr/\Atoken=tun_081_\d{10}[0-9a-f]{32}\n\z/,
+    qr/\Atoken=tun-081_\d{10}[0-9a-f]{32}\n\z/,
     qr/\A\{"tunnels":1,"requests":0,"auth_failed":0,"connections":2,"targets":\{"localhost:$::Tls":1\}\}\z/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1},
         qr/,.*"last_apikey_ok":true,.*"connections":\{"http":\d+,"tls":1\},"tls":\{"handshakes":1,/),
@@ -119,14 +119,14 @@ CometChatTLS::proxy_get($ENV{TEST_NGINX_PROXY_PORT}, '/_proxy/reset');
 --- request eval
 ["GET /plain", "GET /proxy", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=plain_081
+Cookie: uid=plain-081
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", "", ""]
 --- response_body_like eval
 [
-    qr/\Atoken=plain_081_\d{10}[0-9a-f]{32}\n\z/,
+    qr/\Atoken=plain-081_\d{10}[0-9a-f]{32}\n\z/,
     qr/\A\{"tunnels":0,"requests":2,"auth_failed":0,"connections":3,"targets":\{"127\.0\.0\.1:$::Plain":2\}\}\z/,
     CometChatEnv::fake_calls({create_user => 1, create_token => 1},
         qr/,.*"last_apikey_ok":true,.*"connections":\{"http":\d+,"tls":0\}/),
@@ -151,7 +151,7 @@ CometChatTLS::proxy_get($ENV{TEST_NGINX_PROXY_PORT}, '/_proxy/reset');
 --- request eval
 ["GET /tt", "GET /token", "GET /proxy", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=auth_081
+Cookie: uid=auth-081
 --- error_code eval
 [200, 503, 200, 200]
 --- response_headers eval
@@ -166,7 +166,7 @@ Cookie: uid=auth_081
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "auth_081" failed: CONNECT tunnel failed, response 407 \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$::PPort\)\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "auth-081" failed: CONNECT tunnel failed, response 407 \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$::PPort\)\n\z/
 --- no_error_log
 s3cret
 puser
@@ -182,7 +182,7 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 ["GET /tt", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=down_081
+Cookie: uid=down-081
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -192,7 +192,7 @@ Cookie: uid=down_081
 --- grep_error_log eval
 $::Logged
 --- grep_error_log_out eval
-qr/\Acometchat: CometChat "create auth token" call for uid "down_081" failed: Failed to connect to 127\.0\.0\.1 port $ENV{TEST_NGINX_DOWN_PORT} after \d+ ms: Couldn't connect to server \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$ENV{TEST_NGINX_DOWN_PORT}\)\n\z/
+qr/\Acometchat: CometChat "create auth token" call for uid "down-081" failed: Failed to connect to 127\.0\.0\.1 port $ENV{TEST_NGINX_DOWN_PORT} after \d+ ms: Couldn't connect to server \(through proxy http:\/\/\*\*\*\@127\.0\.0\.1:$ENV{TEST_NGINX_DOWN_PORT}\)\n\z/
 --- no_error_log
 s3cret
 puser
@@ -217,12 +217,12 @@ CometChatEnv::fake_get('/_fake/reset');
 --- request eval
 ["GET /direct", "GET /_fake/stats"]
 --- more_headers
-Cookie: uid=direct_081
+Cookie: uid=direct-081
 --- error_code eval
 [200, 200]
 --- response_headers eval
 ["X-CC-Status: minted", ""]
 --- response_body_like eval
-[qr/\Atoken=direct_081_/, CometChatEnv::fake_calls({create_user => 1, create_token => 1}, qr/,/)]
+[qr/\Atoken=direct-081_/, CometChatEnv::fake_calls({create_user => 1, create_token => 1}, qr/,/)]
 --- no_error_log
 [error]
