@@ -2,7 +2,9 @@
 #
 #   make          build build/ngx_http_cometchat_module.so for /usr/sbin/nginx
 #   make deps     install the Debian packages for build, tests and demo
-#   make test     deps + build + the Test::Nginx suites in t/
+#   make test     deps + build + layout check + the Test::Nginx suites in t/
+#   make test-upstream TEST_NGINX_LIB=DIR
+#                 the suites under an upstream Test::Nginx checkout's lib/
 #   make demo     deps + build + the demo stack; prints its URL
 #   make asan     nginx with the module static, ASan + UBSan (build/asan)
 #   make fuzz     libFuzzer run of the </body> matcher (bounded)
@@ -13,7 +15,7 @@ B       ?= build
 SO      := $(B)/ngx_http_cometchat_module.so
 SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.h)
 
-.PHONY: all deps test demo asan test-asan fuzz bench deb clean
+.PHONY: all deps test test-upstream demo asan test-asan fuzz bench deb clean
 
 all: $(SO)
 
@@ -28,6 +30,7 @@ deps:
 # module compiled in under ASan and UBSan
 test: deps
 	$(MAKE) all
+	tools/check-layout
 	tools/run-tests
 	$(MAKE) test-asan
 
@@ -37,6 +40,12 @@ demo: deps
 
 asan:
 	tools/build-asan $(B)/asan
+
+test-upstream: all
+	@test -n "$(TEST_NGINX_LIB)" || { echo "make test-upstream:" \
+	    "set TEST_NGINX_LIB to an upstream Test::Nginx checkout's lib/" >&2; \
+	    exit 2; }
+	TEST_NGINX_LIB="$(TEST_NGINX_LIB)" tools/run-tests
 
 test-asan: asan
 	tools/run-asan-tests $(B)/asan
