@@ -28,6 +28,10 @@
  * A READONLY or MASTERDOWN reply means the master moved: the connection
  * is dropped and the next one asks again.
  *
+ * With "cometchat_redis cluster", ngx_http_cometchat_redis_cluster.c holds
+ * the connections instead: the functions here hand the commands over, and
+ * ngx_http_cometchat_redis_key() puts the uid in a hash tag.
+ *
  * It reads best whole: connect, handshake, up, lost and retry are one
  * state machine over the fields of ngx_http_cometchat_redis_t; the event
  * glue (ngx_http_cometchat_redis_event.c) and the reading of sentinels'
