@@ -72,6 +72,7 @@ typedef enum {
     NGX_HTTP_COMETCHAT_STAT_PROFILE_UPDATES,    /* users' names, avatars */
     NGX_HTTP_COMETCHAT_STAT_REDIS_UP,       /* gauge: workers connected */
     NGX_HTTP_COMETCHAT_STAT_REDIS_FAILOVERS, /* master address changes */
+    NGX_HTTP_COMETCHAT_STAT_REDIS_REDIRECTS, /* cluster MOVED and ASK */
     NGX_HTTP_COMETCHAT_STAT_N
 } ngx_http_cometchat_stat_e;
 
@@ -90,6 +91,7 @@ typedef struct {
     ngx_str_t                   redis_master;   /* sentinel=NAME */
     ngx_array_t                *redis_sentinels;    /* of ngx_addr_t */
     ngx_str_t                   redis_sentinel_password;
+    ngx_array_t                *redis_seeds;    /* cluster: of ngx_addr_t */
 
     ngx_shm_zone_t             *shm_zone;       /* counters (status.c) */
     ngx_uint_t                  enabled;        /* any location uses it */

@@ -221,7 +221,7 @@ ngx_http_cometchat_profile_created(ngx_http_cometchat_loc_conf_t *lcf,
     /* token.c looked the key up: an app id and a uid of valid lengths */
 
     if (!ngx_http_cometchat_redis_configured()
-        || key->len + sizeof("cometchat::profile:") > sizeof(kbuf))
+        || key->len + sizeof("cometchat::profile:{}") > sizeof(kbuf))
     {
         return;
     }
@@ -230,8 +230,8 @@ ngx_http_cometchat_profile_created(ngx_http_cometchat_loc_conf_t *lcf,
     uid.len = key->len - lcf->app_id.len - 1;
 
     profile_key.data = kbuf;
-    profile_key.len = ngx_sprintf(kbuf, "cometchat:%V:profile:%V",
-                                  &lcf->app_id, &uid)
+    profile_key.len = ngx_http_cometchat_redis_key(kbuf, &lcf->app_id,
+                                                   "profile", &uid)
                       - kbuf;
 
     ngx_http_cometchat_profile_store(lcf, &profile_key, &fp);
@@ -329,8 +329,8 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
         return;
     }
 
-    /* "cometchat:" APP_ID ":profile_lock:" UID, the longest of the keys */
-    klen = sizeof("cometchat::profile_lock:") - 1 + key->len;
+    /* "cometchat:" APP_ID ":profile_lock:{" UID "}", the longest key */
+    klen = sizeof("cometchat::profile_lock:{}") - 1 + key->len;
 
     size = sizeof(ngx_http_cometchat_profile_update_t)
            + key->len + name->len + avatar->len + fp->len + 3 * klen
@@ -368,16 +368,16 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
     p = ngx_cpymem(p, fp->data, fp->len);
 
     u->profile_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:profile:%V", &lcf->app_id, &u->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile", &u->uid);
     u->profile_key.len = p - u->profile_key.data;
 
     u->lock_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:profile_lock:%V", &lcf->app_id,
-                    &u->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile_lock",
+                                     &u->uid);
     u->lock_key.len = p - u->lock_key.data;
 
     u->retry_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:retry:%V", &lcf->app_id, &u->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &u->uid);
     u->retry_key.len = p - u->retry_key.data;
 
     u->lock_value.data = p;

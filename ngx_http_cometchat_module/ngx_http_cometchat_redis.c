@@ -28,6 +28,10 @@
  * A READONLY or MASTERDOWN reply means the master moved: the connection
  * is dropped and the next one asks again.
  *
+ * With "cometchat_redis cluster", ngx_http_cometchat_redis_cluster.c holds
+ * the connections instead: the functions here hand the commands over, and
+ * ngx_http_cometchat_redis_key() puts the uid in a hash tag.
+ *
  * It reads best whole: connect, handshake, up, lost and retry are one
  * state machine over the fields of ngx_http_cometchat_redis_t; the event
  * glue (ngx_http_cometchat_redis_event.c) and the reading of sentinels'
@@ -37,6 +41,7 @@
 
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
+#include "ngx_http_cometchat_redis_cluster.h"
 #include "ngx_http_cometchat_redis_event.h"
 #include "ngx_http_cometchat_redis_sentinel.h"
 #include "ngx_http_cometchat_redis.h"
@@ -143,8 +148,6 @@ static void ngx_http_cometchat_redis_close(ngx_http_cometchat_redis_t *rd,
 static void ngx_http_cometchat_redis_schedule_retry(
     ngx_http_cometchat_redis_t *rd);
 static void ngx_http_cometchat_redis_arm(ngx_http_cometchat_redis_t *rd);
-static ngx_int_t ngx_http_cometchat_redis_array(
-    ngx_http_cometchat_redis_cmd_t *cmd, redisReply *reply);
 static void ngx_http_cometchat_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_cometchat_redis_gone(redisAsyncContext *ac);
@@ -153,6 +156,9 @@ static void ngx_http_cometchat_redis_broken(redisAsyncContext *ac);
 
 
 static ngx_http_cometchat_redis_t  *ngx_http_cometchat_redis;
+
+/* "cometchat_redis cluster": ngx_http_cometchat_redis_cluster.c serves */
+static ngx_uint_t                   ngx_http_cometchat_redis_cluster_mode;
 
 /* handshake steps whose replies are read, told apart by address */
 static const char  ngx_http_cometchat_redis_step_master[] =
@@ -181,6 +187,7 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
     ngx_http_cometchat_main_conf_t  *cmcf;
 
     ngx_http_cometchat_redis = NULL;
+    ngx_http_cometchat_redis_cluster_mode = 0;
 
     /* a respawned worker takes over the slot of the one that died */
     ngx_http_cometchat_status_redis_up(0);
@@ -189,6 +196,14 @@ ngx_http_cometchat_redis_init_process(ngx_cycle_t *cycle)
                                                ngx_http_cometchat_module);
 
     if (cmcf == NULL || cmcf->redis_addr == NULL || !cmcf->enabled) {
+        return NGX_OK;
+    }
+
+    if (cmcf->redis_seeds) {
+        if (ngx_http_cometchat_redis_cluster_init(cycle, cmcf) == NGX_OK) {
+            ngx_http_cometchat_redis_cluster_mode = 1;
+        }
+
         return NGX_OK;
     }
 
@@ -339,6 +354,11 @@ ngx_http_cometchat_redis_exit_process(ngx_cycle_t *cycle)
     redisAsyncContext           *ac;
     ngx_http_cometchat_redis_t  *rd;
 
+    if (ngx_http_cometchat_redis_cluster_mode) {
+        ngx_http_cometchat_redis_cluster_exit();
+        return;
+    }
+
     rd = ngx_http_cometchat_redis;
 
     if (rd == NULL) {
@@ -396,14 +416,38 @@ ngx_http_cometchat_redis_exit_process(ngx_cycle_t *cycle)
 ngx_flag_t
 ngx_http_cometchat_redis_configured(void)
 {
-    return ngx_http_cometchat_redis != NULL;
+    return ngx_http_cometchat_redis != NULL
+           || ngx_http_cometchat_redis_cluster_mode;
 }
 
 
 ngx_flag_t
 ngx_http_cometchat_redis_ready(void)
 {
+    if (ngx_http_cometchat_redis_cluster_mode) {
+        return ngx_http_cometchat_redis_cluster_ready();
+    }
+
     return ngx_http_cometchat_redis != NULL && ngx_http_cometchat_redis->up;
+}
+
+
+/*
+ * "cometchat:APP_ID:KIND:UID"; in a cluster "cometchat:APP_ID:KIND:{UID}":
+ * the hash tag puts the keys of one user in one slot, as the commands
+ * naming several of them (MGET, EVAL) need.  Up to 2 bytes more than the
+ * untagged name.
+ */
+
+u_char *
+ngx_http_cometchat_redis_key(u_char *p, ngx_str_t *app_id, const char *kind,
+    ngx_str_t *uid)
+{
+    if (ngx_http_cometchat_redis_cluster_mode) {
+        return ngx_sprintf(p, "cometchat:%V:%s:{%V}", app_id, kind, uid);
+    }
+
+    return ngx_sprintf(p, "cometchat:%V:%s:%V", app_id, kind, uid);
 }
 
 
@@ -414,6 +458,13 @@ ngx_http_cometchat_redis_command(ngx_http_cometchat_redis_handler_pt handler,
 {
     ngx_http_cometchat_redis_t      *rd;
     ngx_http_cometchat_redis_cmd_t  *cmd;
+
+    if (ngx_http_cometchat_redis_cluster_mode) {
+        /* a pointer the callers only hand back to cancel */
+        return (ngx_http_cometchat_redis_cmd_t *)
+                   ngx_http_cometchat_redis_cluster_command(handler, data, log,
+                                                    argc, argv, argvlen);
+    }
 
     rd = ngx_http_cometchat_redis;
 
@@ -470,6 +521,12 @@ void
 ngx_http_cometchat_redis_cancel(ngx_http_cometchat_redis_cmd_t *cmd)
 {
     ngx_http_cometchat_redis_t  *rd;
+
+    if (ngx_http_cometchat_redis_cluster_mode) {
+        ngx_http_cometchat_redis_cluster_cancel(
+                              (ngx_http_cometchat_redis_cluster_cmd_t *) cmd);
+        return;
+    }
 
     if (cmd == NULL || cmd->handler == NULL) {
         return;
@@ -872,7 +929,7 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
     ngx_http_cometchat_redis_cmd_t *cmd = privdata;
 
     ngx_int_t                    rc;
-    ngx_str_t                    value, *v;
+    ngx_str_t                   *v;
     ngx_log_t                   *log;
     redisReply                  *reply = r;
     ngx_http_cometchat_redis_t  *rd;
@@ -900,44 +957,32 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
         rc = NGX_ERROR;
 
     } else {
+        rc = ngx_http_cometchat_redis_event_value(reply, cmd->integer,
+                                          cmd->array,
+                                          NGX_HTTP_COMETCHAT_REDIS_ARRAY, &v);
 
-        switch (reply->type) {
-
-        case REDIS_REPLY_STRING:
-        case REDIS_REPLY_STATUS:
-            value.data = (u_char *) reply->str;
-            value.len = reply->len;
-            v = &value;
-            rc = NGX_OK;
-            break;
-
-        case REDIS_REPLY_INTEGER:
-            value.data = cmd->integer;
-            value.len = ngx_sprintf(cmd->integer, "%L", reply->integer)
-                        - cmd->integer;
-            v = &value;
-            rc = NGX_OK;
-            break;
-
-        case REDIS_REPLY_NIL:
-            rc = NGX_DECLINED;
-            break;
-
-        case REDIS_REPLY_ERROR:
-            value.data = (u_char *) reply->str;
-            value.len = reply->len;
-            v = &value;
-            rc = NGX_ERROR;
-
+        if (rc == NGX_ERROR) {
             ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
+        }
 
+        if (rc == NGX_ERROR && v == NULL) {
+            if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS))
+            {
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              NGX_HTTP_COMETCHAT_LOG_PREFIX
+                              "redis command on \"%V\" failed: "
+                              "unexpected reply type %d",
+                              &rd->name, reply->type);
+            }
+
+        } else if (rc == NGX_ERROR) {
             if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS))
             {
                 ngx_log_error(NGX_LOG_ERR, log, 0,
                               NGX_HTTP_COMETCHAT_LOG_PREFIX
                               "redis command on \"%V\" failed: %V%s",
-                              &rd->name, &value,
-                              ngx_strncmp(value.data, "NOPERM", 6) == 0
+                              &rd->name, v,
+                              ngx_strncmp(v->data, "NOPERM", 6) == 0
                               ? " (the ACL user lacks a command or key "
                                 "pattern the module needs)" : "");
             }
@@ -948,40 +993,13 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
              */
 
             if (rd->ac == ac
-                && (ngx_strncmp(value.data, "READONLY", 8) == 0
-                    || ngx_strncmp(value.data, "MASTERDOWN", 10) == 0))
+                && (ngx_strncmp(v->data, "READONLY", 8) == 0
+                    || ngx_strncmp(v->data, "MASTERDOWN", 10) == 0))
             {
                 rd->backoff = NGX_HTTP_COMETCHAT_REDIS_BACKOFF_MIN;
                 ngx_http_cometchat_redis_close(rd, "command on",
                                                reply->str);
             }
-
-            break;
-
-        case REDIS_REPLY_ARRAY:
-            if (ngx_http_cometchat_redis_array(cmd, reply) == NGX_OK) {
-                v = cmd->array;
-                rc = NGX_OK;
-                break;
-            }
-
-            /* fall through */
-
-        default:
-            rc = NGX_ERROR;
-
-            ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
-
-            if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_PART_REDIS))
-            {
-                ngx_log_error(NGX_LOG_ERR, log, 0,
-                              NGX_HTTP_COMETCHAT_LOG_PREFIX
-                              "redis command on \"%V\" failed: "
-                              "unexpected reply type %d",
-                              &rd->name, reply->type);
-            }
-
-            break;
         }
 
         if (rd->ac == ac) {
@@ -1223,40 +1241,6 @@ none:
     if (rd->timer.timer_set) {
         ngx_del_timer(&rd->timer);
     }
-}
-
-
-/* MGET: a short array of strings and nils, as consecutive ngx_str_t */
-
-static ngx_int_t
-ngx_http_cometchat_redis_array(ngx_http_cometchat_redis_cmd_t *cmd,
-    redisReply *reply)
-{
-    size_t       i;
-    redisReply  *e;
-
-    if (reply->elements > NGX_HTTP_COMETCHAT_REDIS_ARRAY) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(cmd->array, sizeof(cmd->array));
-
-    for (i = 0; i < reply->elements; i++) {
-        e = reply->element[i];
-
-        if (e->type == REDIS_REPLY_NIL) {
-            continue;
-        }
-
-        if (e->type != REDIS_REPLY_STRING) {
-            return NGX_ERROR;
-        }
-
-        cmd->array[i].data = (u_char *) e->str;
-        cmd->array[i].len = e->len;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -34,6 +34,8 @@ ngx_http_cometchat_redis_cmd_t *ngx_http_cometchat_redis_command(
     ngx_http_cometchat_redis_handler_pt handler, void *data, ngx_log_t *log,
     int argc, const char **argv, const size_t *argvlen);
 void ngx_http_cometchat_redis_cancel(ngx_http_cometchat_redis_cmd_t *cmd);
+u_char *ngx_http_cometchat_redis_key(u_char *p, ngx_str_t *app_id,
+    const char *kind, ngx_str_t *uid);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_REDIS_H_INCLUDED_ */

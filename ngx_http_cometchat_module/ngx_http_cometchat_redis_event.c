@@ -227,3 +227,72 @@ ngx_http_cometchat_redis_event_errstr(const redisAsyncContext *ac)
 
     return "connection closed";
 }
+
+
+/*
+ * What a reply means to the callers of ngx_http_cometchat_redis_command()
+ * (see ngx_http_cometchat_redis.h): a string, status or integer (printed
+ * into integer, NGX_INT64_LEN bytes) is array[0]; an array of up to n
+ * strings and nils fills array.  An error reply is NGX_ERROR with its
+ * message in *value; a reply of another shape is NGX_ERROR with *value
+ * NULL.
+ */
+
+ngx_int_t
+ngx_http_cometchat_redis_event_value(redisReply *reply, u_char *integer,
+    ngx_str_t *array, size_t n, ngx_str_t **value)
+{
+    size_t       i;
+    redisReply  *e;
+
+    *value = NULL;
+
+    ngx_memzero(array, n * sizeof(ngx_str_t));
+
+    switch (reply->type) {
+
+    case REDIS_REPLY_NIL:
+        return NGX_DECLINED;
+
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        array[0].data = (u_char *) reply->str;
+        array[0].len = reply->len;
+        *value = &array[0];
+        return reply->type == REDIS_REPLY_ERROR ? NGX_ERROR : NGX_OK;
+
+    case REDIS_REPLY_INTEGER:
+        array[0].data = integer;
+        array[0].len = ngx_sprintf(integer, "%L", reply->integer) - integer;
+        *value = &array[0];
+        return NGX_OK;
+
+    case REDIS_REPLY_ARRAY:
+        if (reply->elements > n) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < reply->elements; i++) {
+            e = reply->element[i];
+
+            if (e->type == REDIS_REPLY_NIL) {
+                continue;
+            }
+
+            if (e->type != REDIS_REPLY_STRING) {
+                ngx_memzero(array, n * sizeof(ngx_str_t));
+                return NGX_ERROR;
+            }
+
+            array[i].data = (u_char *) e->str;
+            array[i].len = e->len;
+        }
+
+        *value = array;
+        return NGX_OK;
+
+    default:
+        return NGX_ERROR;
+    }
+}

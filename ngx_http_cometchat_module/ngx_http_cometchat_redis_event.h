@@ -28,6 +28,8 @@ void ngx_http_cometchat_redis_event_init(
 ngx_int_t ngx_http_cometchat_redis_event_attach(redisAsyncContext *ac,
     ngx_log_t *log);
 const char *ngx_http_cometchat_redis_event_errstr(const redisAsyncContext *ac);
+ngx_int_t ngx_http_cometchat_redis_event_value(redisReply *reply,
+    u_char *integer, ngx_str_t *array, size_t n, ngx_str_t **value);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_REDIS_EVENT_H_INCLUDED_ */

@@ -93,7 +93,9 @@ static ngx_http_cometchat_metric_t  ngx_http_cometchat_metrics[] = {
     { "cometchat_redis_up", "gauge",
       "Workers with a ready Redis connection.", NULL },
     { "cometchat_redis_failovers_total", "counter",
-      "Changes of the Redis master address that workers followed.", NULL }
+      "Changes of the Redis master address that workers followed.", NULL },
+    { "cometchat_redis_redirects_total", "counter",
+      "Redis Cluster MOVED and ASK redirections followed.", NULL }
 };
 
 

@@ -413,9 +413,9 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     size_t                        size, klen;
     ngx_http_cometchat_flight_t  *f;
 
-    /* "cometchat:" APP_ID ":profile:" UID, the longest of the four keys */
+    /* "cometchat:" APP_ID ":profile:{" UID "}", the longest of the keys */
     klen = sizeof("cometchat:") - 1 + lcf->app_id.len
-           + sizeof(":profile:") - 1 + ctx->uid.len;
+           + sizeof(":profile:{}") - 1 + ctx->uid.len;
 
     size = sizeof(ngx_http_cometchat_flight_t)
            + key->len + ctx->name.len + ctx->avatar.len + 4 * klen
@@ -448,19 +448,19 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     p = ngx_cpymem(p, ctx->avatar.data, ctx->avatar.len);
 
     f->token_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:token:%V", &lcf->app_id, &f->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "token", &f->uid);
     f->token_key.len = p - f->token_key.data;
 
     f->profile_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:profile:%V", &lcf->app_id, &f->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile", &f->uid);
     f->profile_key.len = p - f->profile_key.data;
 
     f->lock_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:lock:%V", &lcf->app_id, &f->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "lock", &f->uid);
     f->lock_key.len = p - f->lock_key.data;
 
     f->retry_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:retry:%V", &lcf->app_id, &f->uid);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &f->uid);
     f->retry_key.len = p - f->retry_key.data;
 
     /* unique across hosts, workers and flights */
