@@ -702,7 +702,7 @@ ngx_http_cometchat_redis_open(ngx_http_cometchat_redis_t *rd,
 
     if (ac->err) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
         redisAsyncFree(ac);
         return;
     }
@@ -782,7 +782,8 @@ ngx_http_cometchat_redis_open(ngx_http_cometchat_redis_t *rd,
         /* a sentinel's answer may be stale: never write to a replica */
         argv[0] = "ROLE";
         argvlen[0] = sizeof("ROLE") - 1;
-        ngx_http_cometchat_redis_handshake(rd, ngx_http_cometchat_redis_step_role,
+        ngx_http_cometchat_redis_handshake(rd,
+                                           ngx_http_cometchat_redis_step_role,
                                            1, argv, argvlen);
 
     } else if (rd->handshake == 0) {
@@ -827,7 +828,7 @@ ngx_http_cometchat_redis_connect_handler(const redisAsyncContext *ac,
 
     if (rd->ac == ac) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
     }
 }
 
@@ -849,7 +850,7 @@ ngx_http_cometchat_redis_handshake_handler(redisAsyncContext *ac, void *r,
 
     if (reply == NULL) {
         ngx_http_cometchat_redis_lost(rd, "connect to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
         return;
     }
 
@@ -951,7 +952,7 @@ ngx_http_cometchat_redis_reply_handler(redisAsyncContext *ac, void *r,
         if (rd->ac == ac) {
             ngx_http_cometchat_redis_lost(rd, rd->up ? "connection to"
                                                      : "connect to",
-                                          ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
         }
 
         rc = NGX_ERROR;
@@ -1307,7 +1308,7 @@ ngx_http_cometchat_redis_gone(redisAsyncContext *ac)
     if (rd->ac == ac) {
         ngx_http_cometchat_redis_lost(rd, rd->up ? "connection to"
                                                  : "connect to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
     }
 }
 

@@ -618,7 +618,7 @@ ngx_http_cometchat_redis_cluster_connect(
 
     if (ac->err) {
         ngx_http_cometchat_redis_cluster_lost(node, "connect to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
         redisAsyncFree(ac);
         return NGX_ERROR;
     }
@@ -682,7 +682,7 @@ ngx_http_cometchat_redis_cluster_connect_handler(const redisAsyncContext *ac,
 
     if (node->ac == ac) {
         ngx_http_cometchat_redis_cluster_lost(node, "connect to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
     }
 }
 
@@ -744,7 +744,7 @@ ngx_http_cometchat_redis_cluster_reply_handler(redisAsyncContext *ac,
 
         if (node->ac == ac) {
             ngx_http_cometchat_redis_cluster_lost(node, "connection to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
         }
 
         if (cmd->kind == NGX_HTTP_COMETCHAT_REDIS_CLUSTER_MAP) {
@@ -775,7 +775,7 @@ ngx_http_cometchat_redis_cluster_reply_handler(redisAsyncContext *ac,
     }
 
     rc = ngx_http_cometchat_redis_event_value(reply, cmd->integer, cmd->array,
-                                     NGX_HTTP_COMETCHAT_REDIS_CLUSTER_ARRAY, &v);
+                                    NGX_HTTP_COMETCHAT_REDIS_CLUSTER_ARRAY, &v);
 
     if (rc == NGX_ERROR) {
         ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_REDIS_ERRORS);
@@ -1249,7 +1249,7 @@ ngx_http_cometchat_redis_cluster_gone(redisAsyncContext *ac)
 
     if (node->ac == ac) {
         ngx_http_cometchat_redis_cluster_lost(node, "connection to",
-                                      ngx_http_cometchat_redis_event_errstr(ac));
+                                     ngx_http_cometchat_redis_event_errstr(ac));
     }
 }
 
