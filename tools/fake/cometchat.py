@@ -92,6 +92,9 @@ class State:
         self.echo_calls = 0
         self.in_flight = 0
         self.max_concurrency = 0
+        # a call still running across a reset must not count against
+        # the new in_flight when it ends
+        self.generation = getattr(self, "generation", 0) + 1
         self.last_apikey_ok = None
         self.last_headers = {}
         self.last_request = {}
@@ -276,6 +279,7 @@ class Handler(BaseHTTPRequestHandler):
             st.calls["total"] += 1
             st.in_flight += 1
             st.max_concurrency = max(st.max_concurrency, st.in_flight)
+            generation = st.generation
             st.last_apikey_ok = key is not None and key == st.api_key
             st.last_headers = headers
             try:
@@ -293,7 +297,8 @@ class Handler(BaseHTTPRequestHandler):
             return op, self._rest_reply(op, uid, known, key, query, body)
         finally:
             with st.lock:
-                st.in_flight -= 1
+                if st.generation == generation:
+                    st.in_flight -= 1
 
     def _rest_reply(self, op, uid, known, key, query, body):
         st = self.server.state
