@@ -723,7 +723,7 @@ ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
         /* CometChat counts its rate limit per app: all users wait */
 
         ngx_http_cometchat_quota_pause(&mint->app_id,
-                                       mint->result.retry_after, 1);
+                                       mint->result.retry_after);
 
         ngx_http_cometchat_api_error(mint,
             "CometChat \"%V\" call for uid \"%V\" failed: HTTP %ui, "

@@ -7,8 +7,8 @@
  *     a 429 no worker calls it for that app until Retry-After has passed.
  *     The pause-until time is kept here per app id, and in Redis
  *     ("cometchat:APP_ID:pause", PX the pause) for the other hosts, which
- *     read it with the token lookup a new user makes anyway (token.c's
- *     MGET); a cached user's page never looks at it;
+ *     read it with the lookup a new user makes anyway (token.c's MGET,
+ *     profile.c's lock script); a cached user's page never looks at it;
  *   - a cap on calls in flight (cometchat_api_max_concurrent): a flood of
  *     new users must not open unbounded connections and memory.  A mint
  *     holds one place for all its calls, which run one after another.
@@ -24,7 +24,6 @@
  */
 
 
-#include "ngx_http_cometchat_redis.h"
 #include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_quota.h"
 
@@ -63,8 +62,6 @@ static void ngx_http_cometchat_quota_clear(
     ngx_http_cometchat_quota_slot_t *slot);
 static ngx_uint_t ngx_http_cometchat_quota_reap(void);
 static time_t ngx_http_cometchat_quota_until(ngx_str_t *app_id);
-static void ngx_http_cometchat_quota_ignore(void *data, ngx_int_t rc,
-    ngx_str_t *value);
 
 
 static ngx_str_t  ngx_http_cometchat_quota_zone_name =
@@ -265,24 +262,18 @@ ngx_http_cometchat_quota_leave(void)
 
 
 /*
- * A 429 for app_id: no call for it from this host until "until", and with
- * share from no other host on the same Redis either.  A pause only ever
- * grows: an older, shorter Retry-After read later does not end it early.
+ * A 429 for app_id: no call for it from this host until "until".  The
+ * other hosts learn of it from "cometchat:APP_ID:pause", which the flights
+ * (token.c, profile.c) write and read with the commands they send anyway.
+ * A pause only ever grows: an older, shorter Retry-After read later does
+ * not end it early.
  */
 
 void
-ngx_http_cometchat_quota_pause(ngx_str_t *app_id, time_t until,
-    ngx_uint_t share)
+ngx_http_cometchat_quota_pause(ngx_str_t *app_id, time_t until)
 {
-    u_char                            *p;
-    u_char                             key[NGX_HTTP_COMETCHAT_QUOTA_APP_MAX
-                                           + sizeof("cometchat::pause")];
-    u_char                             val[NGX_TIME_T_LEN];
-    u_char                             ms[NGX_TIME_T_LEN];
     time_t                             now;
-    size_t                             argvlen[5];
     ngx_uint_t                         i;
-    const char                        *argv[5];
     ngx_http_cometchat_quota_sh_t     *sh;
     ngx_http_cometchat_quota_pause_t  *ap, *old;
 
@@ -330,27 +321,6 @@ ngx_http_cometchat_quota_pause(ngx_str_t *app_id, time_t until,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cometchat quota: app \"%V\" paused for %T s",
                    app_id, until - now);
-
-    if (!share || !ngx_http_cometchat_redis_configured()) {
-        return;
-    }
-
-    p = ngx_sprintf(key, "cometchat:%V:pause", app_id);
-
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key;
-    argvlen[1] = p - key;
-    argv[2] = (const char *) val;
-    argvlen[2] = ngx_sprintf(val, "%T", until) - val;
-    argv[3] = "PX";
-    argvlen[3] = 2;
-    argv[4] = (const char *) ms;
-    argvlen[4] = ngx_sprintf(ms, "%T", (until - now) * 1000) - ms;
-
-    (void) ngx_http_cometchat_redis_command(ngx_http_cometchat_quota_ignore,
-                                            NULL, ngx_cycle->log, 5, argv,
-                                            argvlen);
 }
 
 
@@ -371,7 +341,7 @@ ngx_http_cometchat_quota_skip(ngx_str_t *app_id, ngx_str_t *shared,
         until = ngx_atotm(shared->data, shared->len);
 
         if (until != NGX_ERROR) {
-            ngx_http_cometchat_quota_pause(app_id, until, 0);
+            ngx_http_cometchat_quota_pause(app_id, until);
         }
     }
 
@@ -544,12 +514,4 @@ ngx_http_cometchat_quota_until(ngx_str_t *app_id)
     ngx_shmtx_unlock(&ngx_http_cometchat_quota_shpool->mutex);
 
     return until;
-}
-
-
-static void
-ngx_http_cometchat_quota_ignore(void *data, ngx_int_t rc, ngx_str_t *value)
-{
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "cometchat quota: redis write done: %i", rc);
 }

@@ -20,8 +20,7 @@ void ngx_http_cometchat_quota_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cometchat_quota_enter(ngx_str_t *app_id, time_t *until,
     ngx_uint_t take);
 void ngx_http_cometchat_quota_leave(void);
-void ngx_http_cometchat_quota_pause(ngx_str_t *app_id, time_t until,
-    ngx_uint_t share);
+void ngx_http_cometchat_quota_pause(ngx_str_t *app_id, time_t until);
 ngx_uint_t ngx_http_cometchat_quota_skip(ngx_str_t *app_id,
     ngx_str_t *shared, ngx_log_t *log);
 size_t ngx_http_cometchat_quota_metrics(u_char *p);

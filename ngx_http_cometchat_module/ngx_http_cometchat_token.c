@@ -1195,6 +1195,10 @@ ngx_http_cometchat_token_mint_handler(void *data,
 
         if (ngx_http_cometchat_redis_configured()) {
             (void) ngx_http_cometchat_token_redis(NULL, NULL, 5, args);
+
+            /* the app's pause, for the other hosts (quota.c) */
+            args[1] = f->pause_key;
+            (void) ngx_http_cometchat_token_redis(NULL, NULL, 5, args);
         }
 
         if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_RATE_LIMIT))
