@@ -753,7 +753,7 @@ static ngx_int_t
 ngx_http_cometchat_session_no_body(ngx_http_request_t *sr)
 {
     ngx_uint_t        i;
-    ngx_list_t        headers;
+    ngx_list_t        parent;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
@@ -765,13 +765,18 @@ ngx_http_cometchat_session_no_body(ngx_http_request_t *sr)
         return NGX_OK;
     }
 
-    if (ngx_list_init(&headers, sr->pool, 20, sizeof(ngx_table_elt_t))
+    /* the list's "last" points into the structure: built in place */
+
+    parent = sr->headers_in.headers;
+
+    if (ngx_list_init(&sr->headers_in.headers, sr->pool, 20,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    part = &sr->headers_in.headers.part;
+    part = &parent.part;
     h = part->elts;
 
     for (i = 0; /* void */ ; i++) {
@@ -801,7 +806,7 @@ ngx_http_cometchat_session_no_body(ngx_http_request_t *sr)
             continue;
         }
 
-        nh = ngx_list_push(&headers);
+        nh = ngx_list_push(&sr->headers_in.headers);
         if (nh == NULL) {
             return NGX_ERROR;
         }
@@ -813,7 +818,6 @@ ngx_http_cometchat_session_no_body(ngx_http_request_t *sr)
                    "cometchat session subrequest: request body headers "
                    "removed");
 
-    sr->headers_in.headers = headers;
     sr->headers_in.content_length = NULL;
     sr->headers_in.transfer_encoding = NULL;
     sr->headers_in.content_length_n = -1;

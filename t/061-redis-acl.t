@@ -25,7 +25,8 @@ $ENV{TEST_NGINX_ACL_BAD} = $Bad;
 # the ACL of docs/operations.md, "Redis in production", word for word
 my @acl = ('ACL', 'SETUSER', 'cometchat', 'reset', 'on', ">$Pass",
            '~cometchat:*', 'resetchannels', '-@all',
-           '+get', '+set', '+eval', '+pexpire', '+del', '+ping', '+select');
+           '+get', '+mget', '+set', '+eval', '+pexpire', '+del', '+ping',
+           '+select');
 my $r = CometChatRedis::cmd($Port, @acl);
 die "ACL SETUSER: " . ($r // $CometChatEnv::RedisError) . "\n"
     unless defined $r && $r eq 'OK';
