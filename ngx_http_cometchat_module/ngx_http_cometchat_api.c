@@ -16,6 +16,7 @@
 
 #include "ngx_http_cometchat_escape.h"
 #include "ngx_http_cometchat_json.h"
+#include "ngx_http_cometchat_quota.h"
 #include "ngx_http_cometchat_rest.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
@@ -51,7 +52,10 @@ struct ngx_http_cometchat_mint_s {
 
     ngx_uint_t                          state;
     ngx_uint_t                          finishing;  /* handler running */
+    ngx_uint_t                          entered;    /* holds a place of
+                                                       the host's cap */
 
+    ngx_str_t                           app_id;
     ngx_str_t                           api_url;
     ngx_str_t                           url;        /* of the last call */
     ngx_str_t                           api_key;
@@ -87,6 +91,8 @@ static void ngx_http_cometchat_api_bad_reply(ngx_http_cometchat_mint_t *mint,
 static void ngx_http_cometchat_api_error(ngx_http_cometchat_mint_t *mint,
     const char *fmt, ...);
 static void ngx_http_cometchat_api_finish(ngx_http_cometchat_mint_t *mint);
+static ngx_int_t ngx_http_cometchat_api_quota(ngx_http_cometchat_mint_t *mint,
+    ngx_uint_t state);
 static void ngx_http_cometchat_api_post(ngx_http_cometchat_mint_t *mint);
 static void ngx_http_cometchat_api_event_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_cometchat_api_copy(ngx_pool_t *pool,
@@ -195,6 +201,8 @@ ngx_http_cometchat_api_start(ngx_http_cometchat_loc_conf_t *lcf,
 
     if (ngx_http_cometchat_api_copy(pool, &mint->api_url, &lcf->api_url)
         != NGX_OK
+        || ngx_http_cometchat_api_copy(pool, &mint->app_id, &lcf->app_id)
+           != NGX_OK
         || ngx_http_cometchat_api_copy(pool, &mint->api_key, &lcf->api_key)
            != NGX_OK
         || ngx_http_cometchat_api_copy(pool, &mint->api_key_file,
@@ -287,6 +295,11 @@ ngx_http_cometchat_api_mint_cancel(ngx_http_cometchat_mint_t *mint)
         mint->call = NULL;
     }
 
+    if (mint->entered) {
+        mint->entered = 0;
+        ngx_http_cometchat_quota_leave();
+    }
+
     if (mint->event.posted) {
         ngx_delete_posted_event(&mint->event);
     }
@@ -304,6 +317,10 @@ ngx_http_cometchat_api_call(ngx_http_cometchat_mint_t *mint, ngx_uint_t state)
 
     mint->state = state;
     method = &ngx_http_cometchat_api_post_method;
+
+    if (ngx_http_cometchat_api_quota(mint, state) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     n = ngx_escape_uri(NULL, mint->uid.data, mint->uid.len,
                        NGX_ESCAPE_URI_COMPONENT);
@@ -703,6 +720,11 @@ ngx_http_cometchat_api_failure(ngx_http_cometchat_mint_t *mint,
 
         mint->result.retry_after = ngx_time() + delay;
 
+        /* CometChat counts its rate limit per app: all users wait */
+
+        ngx_http_cometchat_quota_pause(&mint->app_id,
+                                       mint->result.retry_after);
+
         ngx_http_cometchat_api_error(mint,
             "CometChat \"%V\" call for uid \"%V\" failed: HTTP %ui, "
             "code %V (rate limited, retry after %T s)",
@@ -799,9 +821,61 @@ ngx_http_cometchat_api_finish(ngx_http_cometchat_mint_t *mint)
 
     mint->finishing = 1;
 
+    if (mint->entered) {
+        mint->entered = 0;
+        ngx_http_cometchat_quota_leave();
+    }
+
     mint->handler(mint->data, &mint->result);
 
     ngx_destroy_pool(mint->pool);
+}
+
+
+/*
+ * Every call waits for the end of the app's pause after a 429; a mint
+ * takes one place of cometchat_api_max_concurrent for all its calls.  A
+ * call refused fails at once, logged at most once per interval.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_api_quota(ngx_http_cometchat_mint_t *mint,
+    ngx_uint_t state)
+{
+    time_t     until;
+    ngx_int_t  rc;
+
+    rc = ngx_http_cometchat_quota_enter(&mint->app_id, &until,
+                                        !mint->entered);
+
+    if (rc == NGX_OK) {
+        mint->entered = 1;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_BUSY) {
+        ngx_http_cometchat_api_error(mint,
+            "CometChat \"%V\" call for uid \"%V\" not made: calls for app "
+            "\"%V\" paused for %T s after a 429",
+            &ngx_http_cometchat_api_calls[state], &mint->uid,
+            &mint->app_id, until - ngx_time());
+
+    } else {
+        ngx_http_cometchat_api_error(mint,
+            "CometChat \"%V\" call for uid \"%V\" not made: "
+            "cometchat_api_max_concurrent calls in flight on this host",
+            &ngx_http_cometchat_api_calls[state], &mint->uid);
+    }
+
+    mint->result.logged = 1;
+
+    if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_RATE_LIMIT)) {
+        ngx_log_error(NGX_LOG_WARN, &mint->log, 0,
+                      NGX_HTTP_COMETCHAT_LOG_PREFIX "%V",
+                      &mint->result.error);
+    }
+
+    return NGX_ERROR;
 }
 
 

@@ -94,6 +94,7 @@ typedef struct {
     ngx_array_t                *redis_seeds;    /* cluster: of ngx_addr_t */
 
     ngx_shm_zone_t             *shm_zone;       /* counters (status.c) */
+    ngx_uint_t                  api_max_concurrent; /* quota.c */
     ngx_uint_t                  enabled;        /* any location uses it */
 } ngx_http_cometchat_main_conf_t;
 

@@ -60,6 +60,7 @@ struct ngx_http_cometchat_inject_s {
     ngx_chain_t                 *free;      /* chunks */
     ngx_chain_t                 *free_bufs; /* shadows, file parts, ... */
     ngx_uint_t                   chunks;
+    ngx_uint_t                   nbufs;     /* buffers made, for the log */
 
     /* the input buffer ij->in->buf once matched */
     off_t                        size;
@@ -771,6 +772,12 @@ ngx_http_cometchat_filter_end(ngx_http_request_t *r,
 
     ij->done = 1;
 
+    /* what the response cost: t/101 checks it stays bounded */
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: memory: %ui chunks, %ui buffers",
+                   ij->chunks, ij->nbufs);
+
     return ngx_http_cometchat_filter_flush(r, ij, 1);
 }
 
@@ -810,6 +817,8 @@ ngx_http_cometchat_filter_flush(ngx_http_request_t *r,
         if (b == NULL) {
             return NGX_ERROR;
         }
+
+        ij->nbufs++;
 
         cl->buf = b;
         cl->next = NULL;
@@ -952,6 +961,10 @@ ngx_http_cometchat_filter_out_buf(ngx_http_request_t *r,
 {
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
+
+    if (ij->free_bufs == NULL) {
+        ij->nbufs++;
+    }
 
     cl = ngx_chain_get_free_buf(r->pool, &ij->free_bufs);
     if (cl == NULL) {

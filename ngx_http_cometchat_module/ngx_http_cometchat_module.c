@@ -11,6 +11,7 @@
 #include "ngx_http_cometchat_egress.h"
 #include "ngx_http_cometchat_endpoint.h"
 #include "ngx_http_cometchat_filter.h"
+#include "ngx_http_cometchat_quota.h"
 #include "ngx_http_cometchat_redis.h"
 #include "ngx_http_cometchat_redis_conf.h"
 #include "ngx_http_cometchat_rest.h"
@@ -61,6 +62,11 @@ static ngx_conf_enum_t  ngx_http_cometchat_uid_maps[] = {
     { ngx_string("escape"), NGX_HTTP_COMETCHAT_UID_MAP_ESCAPE },
     { ngx_string("lowercase"), NGX_HTTP_COMETCHAT_UID_MAP_LOWERCASE },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_cometchat_api_max_concurrent_bounds = {
+    ngx_conf_check_num_bounds, 1, 65535
 };
 
 
@@ -184,6 +190,13 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("cometchat_api_max_concurrent"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cometchat_main_conf_t, api_max_concurrent),
+      &ngx_http_cometchat_api_max_concurrent_bounds },
 
     { ngx_string("cometchat_redis_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -377,6 +390,7 @@ ngx_http_cometchat_create_main_conf(ngx_conf_t *cf)
      */
 
     cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->api_max_concurrent = NGX_CONF_UNSET_UINT;
 
     return cmcf;
 }
@@ -388,6 +402,8 @@ ngx_http_cometchat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_cometchat_main_conf_t *cmcf = conf;
 
     ngx_conf_init_msec_value(cmcf->redis_timeout, 1000);
+    ngx_conf_init_uint_value(cmcf->api_max_concurrent,
+                             NGX_HTTP_COMETCHAT_QUOTA_CONCURRENT);
 
     /* hiredis has no timeouts of its own: without ours a stalled Redis
      * would hold requests forever */
@@ -612,6 +628,10 @@ ngx_http_cometchat_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_cometchat_quota_init_zone(cf, ccmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
@@ -629,6 +649,7 @@ static ngx_int_t
 ngx_http_cometchat_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_cometchat_util_init_process(cycle);
+    ngx_http_cometchat_quota_init_process(cycle);
 
     if (ngx_http_cometchat_rest_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
@@ -644,4 +665,5 @@ ngx_http_cometchat_exit_process(ngx_cycle_t *cycle)
     ngx_http_cometchat_token_exit_process(cycle);
     ngx_http_cometchat_redis_exit_process(cycle);
     ngx_http_cometchat_rest_exit_process(cycle);
+    ngx_http_cometchat_quota_exit_process(cycle);
 }

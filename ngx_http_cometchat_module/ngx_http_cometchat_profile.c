@@ -33,6 +33,7 @@
 
 #include "ngx_http_cometchat_api.h"
 #include "ngx_http_cometchat_cache.h"
+#include "ngx_http_cometchat_quota.h"
 #include "ngx_http_cometchat_redis.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
@@ -63,6 +64,7 @@ typedef struct {
     ngx_str_t                       profile_key;
     ngx_str_t                       lock_key;
     ngx_str_t                       retry_key;
+    ngx_str_t                       pause_key;
     ngx_str_t                       lock_value;
 
     ngx_http_cometchat_redis_cmd_t *cmd;
@@ -99,12 +101,16 @@ static void ngx_http_cometchat_profile_init(void);
 
 
 /*
- * KEYS: lock, retry, profile; ARGV: lock value, lease, fingerprint.
- * "retry T" while a 429 runs, "same" when that profile was sent already,
- * "ok" when the lock is ours, "busy" when another has it.
+ * KEYS: lock, retry, profile, the app's pause; ARGV: lock value, lease,
+ * fingerprint.  "pause T" while the app is paused after a 429, "retry T"
+ * while a 429 for the user runs, "same" when that profile was sent
+ * already, "ok" when the lock is ours, "busy" when another has it.
  */
 static ngx_str_t  ngx_http_cometchat_profile_lock_script = ngx_string(
-    "local r = redis.call('get', KEYS[2]) "
+    "local r "
+    "if #KEYS > 3 then r = redis.call('get', KEYS[4]) "
+    "if r then return 'pause ' .. r end end "
+    "r = redis.call('get', KEYS[2]) "
     "if r then return 'retry ' .. r end "
     "if redis.call('get', KEYS[3]) == ARGV[3] then return 'same' end "
     "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
@@ -313,7 +319,8 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
     u_char                               *p;
     size_t                                size, klen;
     uint32_t                              hash;
-    ngx_str_t                             uid, args[9];
+    ngx_int_t                             n;
+    ngx_str_t                             uid, args[10];
     ngx_http_cometchat_profile_update_t  *u;
 
     ngx_http_cometchat_profile_init();
@@ -333,7 +340,7 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
     klen = sizeof("cometchat::profile_lock:{}") - 1 + key->len;
 
     size = sizeof(ngx_http_cometchat_profile_update_t)
-           + key->len + name->len + avatar->len + fp->len + 3 * klen
+           + key->len + name->len + avatar->len + fp->len + 4 * klen
            + ngx_cycle->hostname.len + 2 * NGX_INT_T_LEN + 2;
 
     /* not from the request's pool: the request may end first */
@@ -380,6 +387,10 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
     p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &u->uid);
     u->retry_key.len = p - u->retry_key.data;
 
+    u->pause_key.data = p;
+    p = ngx_sprintf(p, "cometchat:%V:pause", &lcf->app_id);
+    u->pause_key.len = p - u->pause_key.data;
+
     u->lock_value.data = p;
     p = ngx_sprintf(p, "%V:%P:%ui", &ngx_cycle->hostname, ngx_pid,
                     ++ngx_http_cometchat_profile_seq);
@@ -403,18 +414,29 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
 
     ngx_str_set(&args[0], "EVAL");
     args[1] = ngx_http_cometchat_profile_lock_script;
-    ngx_str_set(&args[2], "3");
+    ngx_str_set(&args[2], "4");
     args[3] = u->lock_key;
     args[4] = u->retry_key;
     args[5] = u->profile_key;
-    args[6] = u->lock_value;
-    args[7].data = buf;
-    args[7].len = ngx_sprintf(buf, "%M",
+    n = 6;
+
+    /* in a Redis Cluster the app's pause is in another slot: left out */
+    if (ngx_http_cometchat_redis_one_slot()) {
+        ngx_str_set(&args[2], "3");
+
+    } else {
+        args[n++] = u->pause_key;
+    }
+
+    args[n++] = u->lock_value;
+    args[n].data = buf;
+    args[n].len = ngx_sprintf(buf, "%M",
                               ngx_http_cometchat_profile_lock_time(lcf))
                   - buf;
-    args[8] = u->fp;
+    n++;
+    args[n++] = u->fp;
 
-    u->cmd = ngx_http_cometchat_profile_redis(u, 9, args);
+    u->cmd = ngx_http_cometchat_profile_redis(u, n, args);
 
     if (u->cmd == NULL) {
         ngx_http_cometchat_profile_local(u);
@@ -448,6 +470,17 @@ ngx_http_cometchat_profile_lock_handler(void *data, ngx_int_t rc,
                        "cometchat profile: \"%V\" sent elsewhere", &u->uid);
 
         ngx_http_cometchat_cache_profile_store(&u->sn.str, &u->fp, 0);
+
+    } else if (value->len > 6 && ngx_strncmp(value->data, "pause ", 6) == 0) {
+        retry = ngx_atotm(value->data + 6, value->len - 6);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, u->log, 0,
+                       "cometchat profile: \"%V\" not sent, the app is "
+                       "paused until %T", &u->uid, retry);
+
+        if (retry != NGX_ERROR) {
+            ngx_http_cometchat_quota_pause(&u->lcf->app_id, retry);
+        }
 
     } else if (value->len > 6 && ngx_strncmp(value->data, "retry ", 6) == 0) {
         retry = ngx_atotm(value->data + 6, value->len - 6);
@@ -572,6 +605,10 @@ ngx_http_cometchat_profile_put_handler(void *data,
 
         if (ngx_http_cometchat_redis_configured()) {
             (void) ngx_http_cometchat_profile_redis(NULL, 5, args);
+
+            /* the app's pause, for the other hosts (quota.c) */
+            args[1] = u->pause_key;
+            (void) ngx_http_cometchat_profile_redis(NULL, 5, args);
         }
 
         if (ngx_http_cometchat_log_allowed(NGX_HTTP_COMETCHAT_LOG_RATE_LIMIT))
@@ -650,10 +687,10 @@ ngx_http_cometchat_profile_redis(ngx_http_cometchat_profile_update_t *u,
     int argc, ngx_str_t *args)
 {
     int          i;
-    size_t       argvlen[9];
-    const char  *argv[9];
+    size_t       argvlen[10];
+    const char  *argv[10];
 
-    if (argc > 9) {
+    if (argc > 10) {
         return NULL;
     }
 

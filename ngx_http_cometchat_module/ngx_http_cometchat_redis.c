@@ -432,6 +432,13 @@ ngx_http_cometchat_redis_ready(void)
 }
 
 
+ngx_flag_t
+ngx_http_cometchat_redis_one_slot(void)
+{
+    return ngx_http_cometchat_redis_cluster_mode;
+}
+
+
 /*
  * "cometchat:APP_ID:KIND:UID"; in a cluster "cometchat:APP_ID:KIND:{UID}":
  * the hash tag puts the keys of one user in one slot, as the commands

@@ -36,6 +36,8 @@ ngx_http_cometchat_redis_cmd_t *ngx_http_cometchat_redis_command(
 void ngx_http_cometchat_redis_cancel(ngx_http_cometchat_redis_cmd_t *cmd);
 u_char *ngx_http_cometchat_redis_key(u_char *p, ngx_str_t *app_id,
     const char *kind, ngx_str_t *uid);
+/* Redis Cluster: a command may only touch keys of one hash slot */
+ngx_flag_t ngx_http_cometchat_redis_one_slot(void);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_REDIS_H_INCLUDED_ */

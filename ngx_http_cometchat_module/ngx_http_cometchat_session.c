@@ -60,6 +60,7 @@ static void ngx_http_cometchat_session_finish(ngx_http_cometchat_ctx_t *ctx,
 static void ngx_http_cometchat_session_error(ngx_http_cometchat_ctx_t *ctx);
 static ngx_int_t ngx_http_cometchat_session_parse_source(ngx_conf_t *cf,
     ngx_str_t *value, ngx_http_cometchat_source_t *src);
+static ngx_int_t ngx_http_cometchat_session_no_body(ngx_http_request_t *sr);
 
 
 ngx_int_t
@@ -225,6 +226,10 @@ ngx_http_cometchat_session_start(ngx_http_request_t *r,
 
     sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_cometchat_session_no_body(sr) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -883,4 +888,94 @@ ngx_http_cometchat_session_merge_source(ngx_http_cometchat_source_t *conf,
     conf->type = NGX_HTTP_COMETCHAT_SRC_HEADER;
     conf->name.data = (u_char *) header;
     conf->name.len = ngx_strlen(header);
+}
+
+
+/*
+ * The subrequest is a GET without a body, so it must not say it has one:
+ * proxy_pass would send the client's Content-Length (its default
+ * "Content-Length: $proxy_internal_body_length" reads headers_in) with no
+ * body after it, and the keep-alive connection to the session upstream
+ * would take the next request for that body.  The subrequest has a copy
+ * of the headers_in structure but shares its list of headers: the list is
+ * copied without Content-Length and Transfer-Encoding, as
+ * ngx.location.capture does, so that nothing passing the client's headers
+ * on (fastcgi's HTTP_*, a proxy_pass_request_headers) sees them either.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_session_no_body(ngx_http_request_t *sr)
+{
+    ngx_uint_t        i;
+    ngx_list_t        parent;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    if (sr->headers_in.content_length == NULL
+        && sr->headers_in.transfer_encoding == NULL
+        && !sr->headers_in.chunked
+        && sr->headers_in.content_length_n <= 0)
+    {
+        return NGX_OK;
+    }
+
+    /* the list's "last" points into the structure: built in place */
+
+    parent = sr->headers_in.headers;
+
+    if (ngx_list_init(&sr->headers_in.headers, sr->pool, 20,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &parent.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (&h[i] == sr->headers_in.content_length
+            || &h[i] == sr->headers_in.transfer_encoding
+            || (h[i].key.len == sizeof("Content-Length") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Length",
+                                   h[i].key.len)
+                   == 0)
+            || (h[i].key.len == sizeof("Transfer-Encoding") - 1
+                && ngx_strncasecmp(h[i].key.data,
+                                   (u_char *) "Transfer-Encoding",
+                                   h[i].key.len)
+                   == 0))
+        {
+            continue;
+        }
+
+        nh = ngx_list_push(&sr->headers_in.headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "cometchat session subrequest: request body headers "
+                   "removed");
+
+    sr->headers_in.content_length = NULL;
+    sr->headers_in.transfer_encoding = NULL;
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.chunked = 0;
+
+    return NGX_OK;
 }

@@ -16,6 +16,7 @@
  */
 
 
+#include "ngx_http_cometchat_quota.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_version.h"
 
@@ -292,6 +293,7 @@ ngx_http_cometchat_status_handler(ngx_http_request_t *r)
                 + (m->label ? ngx_strlen(m->label) : 0) + NGX_ATOMIC_T_LEN;
     }
 
+    size += ngx_http_cometchat_quota_metrics(NULL);
     size += ngx_http_cometchat_status_build_info(NULL);
 
     b = ngx_create_temp_buf(r->pool, size);
@@ -326,6 +328,7 @@ ngx_http_cometchat_status_handler(ngx_http_request_t *r)
         }
     }
 
+    b->last += ngx_http_cometchat_quota_metrics(b->last);
     b->last += ngx_http_cometchat_status_build_info(b->last);
 
     r->headers_out.status = NGX_HTTP_OK;

@@ -65,6 +65,11 @@
 #define NGX_HTTP_COMETCHAT_RAW_SCRIPT       1
 #define NGX_HTTP_COMETCHAT_RAW_STYLE        2
 
+/* the HTML tokenizer's script data states */
+#define NGX_HTTP_COMETCHAT_SCRIPT_DATA      0
+#define NGX_HTTP_COMETCHAT_SCRIPT_ESCAPED   1   /* after "<!--" */
+#define NGX_HTTP_COMETCHAT_SCRIPT_DOUBLE    2   /* "<!--" ... "<script" */
+
 
 typedef struct {
     ngx_uint_t                  type;
@@ -87,6 +92,8 @@ typedef struct {
     ngx_uint_t                   line;
     ngx_uint_t                   state;
     ngx_uint_t                   js;
+    ngx_uint_t                   js_blank;  /* only blanks on the line */
+    ngx_uint_t                   script;    /* NGX_HTTP_COMETCHAT_SCRIPT_* */
     ngx_uint_t                   raw;
     ngx_uint_t                   attr;
     ngx_uint_t                   value_start;
@@ -116,6 +123,13 @@ static void ngx_http_cometchat_template_attr_kind(
     ngx_http_cometchat_parse_t *ps);
 static ngx_uint_t ngx_http_cometchat_template_end_of_raw(
     ngx_http_cometchat_parse_t *ps, u_char *p, u_char *last);
+static ngx_uint_t ngx_http_cometchat_template_script_name(u_char *p,
+    u_char *last);
+static void ngx_http_cometchat_template_script_state(
+    ngx_http_cometchat_parse_t *ps, u_char *p, u_char *last);
+static ngx_int_t ngx_http_cometchat_template_script_value(
+    ngx_http_cometchat_parse_t *ps, u_char *p, u_char *next, u_char *last,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_cometchat_template_add_part(
     ngx_http_cometchat_parse_t *ps, ngx_uint_t type, ngx_uint_t escape,
     u_char *start, u_char *end, ngx_int_t index);
@@ -398,6 +412,12 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
         if (c == '/' || c == '?' || c == '#' || c == ':') {
             ps.value_start = 0;
+
+            /* past a "/", "?" or "#" no ":" makes a scheme any more */
+
+            if (c != ':') {
+                ps.scheme_value = 0;
+            }
         }
 
         /* in href="$a:..." the value would choose the scheme */
@@ -425,8 +445,26 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 ps.state = NGX_HTTP_COMETCHAT_ST_COMMENT;
                 p += 3;
 
+                /* "<!-->" and "<!--->" are whole, empty comments */
+
+                if (last - p >= 2 && p[1] == '>') {
+                    ps.state = NGX_HTTP_COMETCHAT_ST_TEXT;
+                    p++;
+
+                } else if (last - p >= 3 && p[1] == '-' && p[2] == '>') {
+                    ps.state = NGX_HTTP_COMETCHAT_ST_TEXT;
+                    p += 2;
+                }
+
             } else if (p[1] == '!' || p[1] == '?') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_BOGUS;
+
+            } else if (p[1] == '/' && last - p >= 3 && p[2] != '>'
+                       && !((p[2] | 0x20) >= 'a' && (p[2] | 0x20) <= 'z'))
+            {
+                /* "</" and no tag name: a bogus comment up to ">" */
+                ps.state = NGX_HTTP_COMETCHAT_ST_BOGUS;
+                p++;
 
             } else if (p[1] == '/' && last - p >= 3
                        && ((p[2] | 0x20) >= 'a' && (p[2] | 0x20) <= 'z'))
@@ -593,6 +631,13 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             if (c == '-' && last - p >= 3 && p[1] == '-' && p[2] == '>') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_TEXT;
                 p += 2;
+
+            } else if (c == '-' && last - p >= 4 && p[1] == '-'
+                       && p[2] == '!' && p[3] == '>')
+            {
+                /* "--!>" ends a comment too */
+                ps.state = NGX_HTTP_COMETCHAT_ST_TEXT;
+                p += 3;
             }
 
             break;
@@ -615,16 +660,43 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
         default: /* NGX_HTTP_COMETCHAT_ST_SCRIPT */
 
-            if (c == '<'
+            /* in the double-escaped state "</script>" ends nothing */
+
+            if (c == '<' && ps.script != NGX_HTTP_COMETCHAT_SCRIPT_DOUBLE
                 && ngx_http_cometchat_template_end_of_raw(&ps, p, last))
             {
                 ps.state = NGX_HTTP_COMETCHAT_ST_END_TAG;
                 break;
             }
 
+            ngx_http_cometchat_template_script_state(&ps, p, last);
+
+            if (c == LF) {
+                ps.js_blank = 1;
+            }
+
             switch (ps.js) {
 
             case NGX_HTTP_COMETCHAT_JS_CODE:
+
+                /*
+                 * "<!--", and "-->" first on a line, start a line comment
+                 * in a classic script, as "//" does
+                 */
+
+                if ((c == '<' && last - p >= 4
+                     && ngx_strncmp(p + 1, "!--", 3) == 0)
+                    || (c == '-' && ps.js_blank && last - p >= 3
+                        && p[1] == '-' && p[2] == '>'))
+                {
+                    ps.js = NGX_HTTP_COMETCHAT_JS_LINE;
+                    break;
+                }
+
+                if (c != ' ' && c != '\t' && c != CR && c != LF && c != '\f') {
+                    ps.js_blank = 0;
+                }
+
                 if (c == '\'') {
                     ps.js = NGX_HTTP_COMETCHAT_JS_SQ;
 
@@ -694,6 +766,8 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
         case NGX_HTTP_COMETCHAT_RAW_SCRIPT:
             ps.state = NGX_HTTP_COMETCHAT_ST_SCRIPT;
             ps.js = NGX_HTTP_COMETCHAT_JS_CODE;
+            ps.js_blank = 1;
+            ps.script = NGX_HTTP_COMETCHAT_SCRIPT_DATA;
             break;
 
         case NGX_HTTP_COMETCHAT_RAW_STYLE:
@@ -782,6 +856,13 @@ ngx_http_cometchat_template_variable(ngx_http_cometchat_parse_t *ps,
 
     name.data = start;
     name.len = end - start;
+
+    if (ps->state == NGX_HTTP_COMETCHAT_ST_SCRIPT
+        && ngx_http_cometchat_template_script_value(ps, p, next, last, &name)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_cometchat_template_escape(ps, &escape) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, ps->cf, 0,
@@ -995,6 +1076,142 @@ ngx_http_cometchat_template_attr_kind(ngx_http_cometchat_parse_t *ps)
             return;
         }
     }
+}
+
+
+/* "script" and a character that ends a tag name, as the tokenizer sees */
+
+static ngx_uint_t
+ngx_http_cometchat_template_script_name(u_char *p, u_char *last)
+{
+    if (last - p < 6 || ngx_strncasecmp(p, (u_char *) "script", 6) != 0) {
+        return 0;
+    }
+
+    if (last - p == 6) {
+        return 1;
+    }
+
+    switch (p[6]) {
+    case ' ':
+    case '\t':
+    case CR:
+    case LF:
+    case '\f':
+    case '/':
+    case '>':
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The script data escaped states of the HTML tokenizer: "<!--" in a
+ * script enters the escaped state, "<script" there the double-escaped one,
+ * where "</script>" only goes back to the escaped state; "-->" returns to
+ * plain script data.  The element ends at "</script>" except when double
+ * escaped.
+ */
+
+static void
+ngx_http_cometchat_template_script_state(ngx_http_cometchat_parse_t *ps,
+    u_char *p, u_char *last)
+{
+    if (*p == '<' && ps->script == NGX_HTTP_COMETCHAT_SCRIPT_DATA) {
+        if (last - p >= 4 && ngx_strncmp(p + 1, "!--", 3) == 0) {
+            ps->script = NGX_HTTP_COMETCHAT_SCRIPT_ESCAPED;
+        }
+
+        return;
+    }
+
+    if (ps->script == NGX_HTTP_COMETCHAT_SCRIPT_DATA) {
+        return;
+    }
+
+    if (*p == '-' && last - p >= 3 && p[1] == '-' && p[2] == '>') {
+        ps->script = NGX_HTTP_COMETCHAT_SCRIPT_DATA;
+        return;
+    }
+
+    if (*p != '<') {
+        return;
+    }
+
+    if (ps->script == NGX_HTTP_COMETCHAT_SCRIPT_ESCAPED
+        && ngx_http_cometchat_template_script_name(p + 1, last))
+    {
+        ps->script = NGX_HTTP_COMETCHAT_SCRIPT_DOUBLE;
+
+    } else if (ps->script == NGX_HTTP_COMETCHAT_SCRIPT_DOUBLE
+               && last - p >= 2 && p[1] == '/'
+               && ngx_http_cometchat_template_script_name(p + 2, last))
+    {
+        ps->script = NGX_HTTP_COMETCHAT_SCRIPT_ESCAPED;
+    }
+}
+
+
+/*
+ * A value in a script cannot contain "<" or ">" (the JavaScript escapes
+ * write them as \u003C, \u003E), but with the literal text around it, it
+ * could finish a "<!--", "<script", "</script" or "-->" that the literal
+ * text begins, and move the browser's tokenizer to a state the compiler
+ * did not see.  Refused: a value right after a "<" and the letters, "!",
+ * "-" or "/" that follow it; in the escaped states a value next to a "-"
+ * or before a ">"; and any value in the double-escaped state, where what
+ * the browser runs depends on markup inside the script.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_template_script_value(ngx_http_cometchat_parse_t *ps,
+    u_char *p, u_char *next, u_char *last, ngx_str_t *name)
+{
+    u_char      *q;
+    const char  *why;
+
+    why = NULL;
+
+    if (ps->script == NGX_HTTP_COMETCHAT_SCRIPT_DOUBLE) {
+        why = "in the double-escaped part of a script (\"<!--\" and then "
+              "\"<script\")";
+        goto refused;
+    }
+
+    for (q = p; q > ps->lit && p - q < 9; q--) {
+        if (q[-1] == '<') {
+            why = "right after a \"<\" in a script";
+            goto refused;
+        }
+
+        if (!(((q[-1] | 0x20) >= 'a' && (q[-1] | 0x20) <= 'z')
+              || q[-1] == '!' || q[-1] == '-' || q[-1] == '/'))
+        {
+            break;
+        }
+    }
+
+    if (ps->script == NGX_HTTP_COMETCHAT_SCRIPT_ESCAPED
+        && ((p > ps->lit && p[-1] == '-')
+            || (next < last && (*next == '-' || *next == '>'))))
+    {
+        why = "next to a \"-\" or \">\" after \"<!--\" in a script";
+        goto refused;
+    }
+
+    return NGX_OK;
+
+refused:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, ps->cf, 0,
+                       "\"%s\": line %ui: the variable \"$%V\" may not stand "
+                       "%s: with the text around it, it could change where "
+                       "the browser ends the script", ps->name, ps->line,
+                       name, why);
+
+    return NGX_ERROR;
 }
 
 

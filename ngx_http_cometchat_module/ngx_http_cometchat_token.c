@@ -45,6 +45,7 @@
 #include "ngx_http_cometchat_api.h"
 #include "ngx_http_cometchat_cache.h"
 #include "ngx_http_cometchat_profile.h"
+#include "ngx_http_cometchat_quota.h"
 #include "ngx_http_cometchat_redis.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_util.h"
@@ -98,6 +99,7 @@ typedef struct {
     ngx_str_t                       profile_key;    /* read with it */
     ngx_str_t                       lock_key;
     ngx_str_t                       retry_key;
+    ngx_str_t                       pause_key;      /* read with it */
     ngx_str_t                       lock_value;
 
     ngx_uint_t                      state;
@@ -147,6 +149,8 @@ static void ngx_http_cometchat_token_get(ngx_http_cometchat_flight_t *f,
 static void ngx_http_cometchat_token_get_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
 static void ngx_http_cometchat_token_lock(ngx_http_cometchat_flight_t *f);
+static ngx_uint_t ngx_http_cometchat_token_paused(
+    ngx_http_cometchat_flight_t *f, ngx_int_t rc, ngx_str_t *value);
 static void ngx_http_cometchat_token_lock_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
 static void ngx_http_cometchat_token_check_retry(
@@ -418,7 +422,7 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
            + sizeof(":profile:{}") - 1 + ctx->uid.len;
 
     size = sizeof(ngx_http_cometchat_flight_t)
-           + key->len + ctx->name.len + ctx->avatar.len + 4 * klen
+           + key->len + ctx->name.len + ctx->avatar.len + 5 * klen
            + ngx_cycle->hostname.len + 2 * NGX_INT_T_LEN + 2;
 
     f = ngx_alloc(size, ngx_cycle->log);
@@ -462,6 +466,10 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     f->retry_key.data = p;
     p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &f->uid);
     f->retry_key.len = p - f->retry_key.data;
+
+    f->pause_key.data = p;
+    p = ngx_sprintf(p, "cometchat:%V:pause", &lcf->app_id);
+    f->pause_key.len = p - f->pause_key.data;
 
     /* unique across hosts, workers and flights */
     f->lock_value.data = p;
@@ -574,23 +582,31 @@ ngx_http_cometchat_token_start(ngx_http_cometchat_flight_t *f)
 
 
 /*
- * MGET the token key and the profile fingerprint (value[0], value[1] in the
- * handlers); when Redis cannot take it, the per-host zone answers
+ * MGET the token key, the profile fingerprint and the app's pause after a
+ * 429 (value[0], value[1], value[2] in the handlers); when Redis cannot
+ * take it, the per-host zone answers.  In a Redis Cluster the app's pause
+ * lies in another slot than the user's keys: it is left out (value[2] is
+ * then nil), and only this host's zone knows of a pause.
  */
 
 static void
 ngx_http_cometchat_token_get(ngx_http_cometchat_flight_t *f,
     ngx_uint_t state, ngx_http_cometchat_redis_handler_pt handler)
 {
-    ngx_str_t  args[3];
+    ngx_str_t  args[4];
 
     ngx_str_set(&args[0], "MGET");
     args[1] = f->token_key;
     args[2] = f->profile_key;
+    args[3] = f->pause_key;
 
     f->state = state;
 
-    if (ngx_http_cometchat_token_redis(f, handler, 3, args) == NULL) {
+    if (ngx_http_cometchat_token_redis(f, handler,
+                                       ngx_http_cometchat_redis_one_slot()
+                                       ? 3 : 4, args)
+        == NULL)
+    {
         ngx_http_cometchat_token_redis_error(f, "unavailable");
         ngx_http_cometchat_token_local(f);
     }
@@ -687,7 +703,33 @@ ngx_http_cometchat_token_get_handler(void *data, ngx_int_t rc,
         ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_CACHE_MISSES);
     }
 
+    if (ngx_http_cometchat_token_paused(f, rc, value)) {
+        return;
+    }
+
     ngx_http_cometchat_token_lock(f);
+}
+
+
+/*
+ * A miss while the app is paused after a 429, here or, as the MGET said,
+ * on another host: no lock, no mint, the flight fails at once
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_token_paused(ngx_http_cometchat_flight_t *f,
+    ngx_int_t rc, ngx_str_t *value)
+{
+    if (!ngx_http_cometchat_quota_skip(&f->lcf->app_id,
+                                       rc == NGX_OK ? &value[2] : NULL,
+                                       f->log))
+    {
+        return 0;
+    }
+
+    ngx_http_cometchat_token_finish(f, NGX_HTTP_COMETCHAT_TOKEN_ERROR,
+                                    NGX_HTTP_COMETCHAT_PART_COMETCHAT, NULL);
+    return 1;
 }
 
 
@@ -969,6 +1011,10 @@ ngx_http_cometchat_token_poll_get_handler(void *data, ngx_int_t rc,
 
     /* still nothing: the lock is free again if the other mint failed */
 
+    if (ngx_http_cometchat_token_paused(f, rc, value)) {
+        return;
+    }
+
     ngx_http_cometchat_token_lock(f);
 }
 
@@ -1154,6 +1200,10 @@ ngx_http_cometchat_token_mint_handler(void *data,
                       - buf;
 
         if (ngx_http_cometchat_redis_configured()) {
+            (void) ngx_http_cometchat_token_redis(NULL, NULL, 5, args);
+
+            /* the app's pause, for the other hosts (quota.c) */
+            args[1] = f->pause_key;
             (void) ngx_http_cometchat_token_redis(NULL, NULL, 5, args);
         }
 

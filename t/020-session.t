@@ -1188,3 +1188,45 @@ qr/"statuses":\{"200":3\},"distinct_bodies":1,"bodies_sample":\["page\\n"\],"err
 qr/\[error\].*/
 --- grep_error_log_out eval
 qr/\A\[error\] [^\n]* cometchat: session check failed: no user id \(json:id\) in the response from "\/_whoami": cannot read "id": invalid JSON: lexical error: invalid char in json text\.[^\n]*\n\z/
+
+
+
+=== TEST 43: a POST page: the session subrequest carries no body nor its headers, and the keep-alive session upstream stays in step
+--- init
+main::seed("ka-cl-te-n1", "tok-ka1");
+main::seed("ka-cl-te-n2", "tok-ka2");
+--- http_config
+    cometchat_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    upstream ka_020 {
+        server 127.0.0.1:$TEST_NGINX_SERVER_PORT;
+        keepalive 4;
+    }
+--- config
+    location = /post {
+        cometchat on;
+        cometchat_session /_whoami;
+        proxy_pass http://127.0.0.1:$server_port/_sink;
+    }
+    location = /_sink {
+        return 200 "posted $content_length\n";
+    }
+
+    # neither proxy_pass_request_body off nor Content-Length ""
+    location = /_whoami {
+        internal;
+        proxy_pass http://ka_020/_who_ka;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+    location = /_who_ka {
+        add_header X-User-Id "ka-cl$http_content_length-te$http_transfer_encoding-n$connection_requests";
+        return 204;
+    }
+--- request eval
+["POST /post\nhello world", "POST /post\nhello again, longer"]
+--- response_headers eval
+["X-CC-Uid: ka-cl-te-n1\nX-CC-Status: hit", "X-CC-Uid: ka-cl-te-n2\nX-CC-Status: hit"]
+--- response_body eval
+["posted 11\n", "posted 19\n"]
+--- no_error_log
+[error]

@@ -483,3 +483,58 @@ main::expected(main::big_page(50_000, 30), 'u101')
 --- response_headers
 Content-Encoding: gzip
 Cache-Control: private, no-cache
+
+
+
+=== TEST 11: SSI and add_after_body subrequests keep the filter's chunks: many "</body>" after a slow include, memory stays bounded
+--- config
+    location / {
+        cometchat on;
+        ssi on;
+        add_after_body /after.txt;
+        root html;
+    }
+    location = /slow {
+        cometchat off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT/_fake/echo?delay_ms=300&body=SLOW;
+    }
+--- user_files eval
+[["many.html", "<html><body><!--# include virtual=\"/slow\" -->\n" . (("<p>" . ("x" x 2000) . "</p></body>\n") x 60) . "</html>\n"],
+ ["after.txt", "AFTER\n"]]
+--- request
+GET /many.html
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+my $p = main::expected("<html><body><!--# include virtual=\"/slow\" -->\n" . (("<p>" . ("x" x 2000) . "</p></body>\n") x 60) . "</html>\n", 'u101');
+$p =~ s{<!--# include virtual="/slow" -->}{SLOW};
+$p . "AFTER\n";
+--- grep_error_log eval
+qr/cometchat inject: memory: \d+ chunks, \d+ buffers/
+--- grep_error_log_out eval
+qr/\Acometchat inject: memory: (?:[0-9]|[1-3][0-9]) chunks, (?:[0-9]|[1-9][0-9]) buffers\n\z/
+
+
+
+=== TEST 12: a slow client (limit_rate) and postpone_output keep the output: many "</body>", memory stays bounded
+--- config
+    location / {
+        cometchat on;
+        sendfile off;
+        output_buffers 2 4k;
+        postpone_output 64k;
+        limit_rate 256k;
+        root html;
+    }
+--- user_files eval
+[["slow.html", "<html><body>\n" . (("<p>" . ("y" x 3000) . "</p></body>\n") x 200) . "</html>\n"]]
+--- request
+GET /slow.html
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+main::expected("<html><body>\n" . (("<p>" . ("y" x 3000) . "</p></body>\n") x 200) . "</html>\n", 'u101')
+--- grep_error_log eval
+qr/cometchat inject: memory: \d+ chunks, \d+ buffers/
+--- grep_error_log_out eval
+qr/\Acometchat inject: memory: (?:[0-9]|[1-3][0-9]) chunks, (?:[0-9]|[1-9][0-9]) buffers\n\z/

@@ -1213,3 +1213,158 @@ my @q = (
 --- must_die
 --- error_log
 "cometchat_snippet_file": line 1: a variable may not stand in the scheme of a URL
+
+
+
+=== TEST 40: comments end where browsers end them ("--!>", "<!-->", "<!--->"): the URL after each is a URL, not comment text
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+<html><body><p>x</p></body></html>
+>>> t.html
+<!-- a --!><a href="$arg_b">1</a>
+<!--><a href="$arg_b">2</a>
+<!---><a href="$arg_b">3</a>
+<!-- "$arg_b" --></ x="$arg_b"><a href="$arg_b">4</a>
+--- request
+GET /a.html?b=javascript:alert(1)
+--- more_headers
+Cookie: uid=u102c
+--- response_body
+<html><body><p>x</p><!-- a --!><a href="about:invalid#cometchat-unsafe-url">1</a>
+<!--><a href="about:invalid#cometchat-unsafe-url">2</a>
+<!---><a href="about:invalid#cometchat-unsafe-url">3</a>
+<!-- "javascript:alert(1)" --></ x="javascript:alert(1)"><a href="about:invalid#cometchat-unsafe-url">4</a>
+</body></html>
+
+
+
+=== TEST 41: a script's escaped state ("<!--" ... "-->") keeps the script going: values in it are JavaScript, and "</script>" still ends it
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+<html><body><p>x</p></body></html>
+>>> t.html
+<script><!--
+var x = "$arg_v";
+//--></script><a href="$arg_b">1</a>
+--- request
+GET /a.html?v=";alert(1)//&b=javascript:alert(1)
+--- more_headers
+Cookie: uid=u102d
+--- response_body
+<html><body><p>x</p><script><!--
+var x = "\u0022\u003balert\u00281\u0029//";
+//--></script><a href="about:invalid#cometchat-unsafe-url">1</a>
+</body></html>
+
+
+
+=== TEST 42: "<script" after "<!--" in a script: the "</script>" after it does not end the script (double-escaped), what follows up to "-->" and "</script>" is still script
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+<html><body><p>x</p></body></html>
+>>> t.html
+<script><!-- var s = "<script>";
+</script><a href="$arg_b">x</a> --></script>
+--- request
+GET /a.html?b=javascript:alert(1)
+--- more_headers
+Cookie: uid=u102f
+--- response_body
+<html><body><p>x</p><script><!-- var s = "<script>";
+</script><a href="javascript:alert\u00281\u0029">x</a> --></script>
+</body></html>
+
+
+
+=== TEST 43: configuration error: a variable in the double-escaped part of a script is refused
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<script><!-- <script>
+var x = "$arg_v"; </script> --></script>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_v" may not stand in the double-escaped part of a script ("<!--" and then "<script"): with the text around it, it could change where the browser ends the script
+
+
+
+=== TEST 44: configuration error: a value that could finish a "</script" begun by the template
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<script>var ok = "<" + "$arg_v";
+var t = "</scr$arg_v";</script>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_v" may not stand right after a "<" in a script: with the text around it, it could change where the browser ends the script
+
+
+
+=== TEST 45: configuration error: after "<!--" in a script, a value next to "-" could finish a "-->"
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<script><!--
+var n = 1 - $arg_v, m = 2 -$arg_v;
+--></script>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_v" may not stand next to a "-" or ">" after "<!--" in a script: with the text around it, it could change where the browser ends the script
+
+
+
+=== TEST 46: a URL attribute: after a literal scheme a value is only data; after a "/" a later ":" is no scheme of a value
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+<html><body><p>x</p></body></html>
+>>> t.html
+<a href="x:$arg_b">1</a> <a href="$arg_d/x:y">2</a> <a href="https:$arg_b">3</a>
+--- request
+GET /a.html?b=javascript:alert(1)&d=/p
+--- more_headers
+Cookie: uid=u102e
+--- response_body
+<html><body><p>x</p><a href="x:javascript:alert(1)">1</a> <a href="/p/x:y">2</a> <a href="https:javascript:alert(1)">3</a>
+</body></html>

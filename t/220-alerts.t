@@ -35,8 +35,10 @@ like($out, qr/SUCCESS: 5 rules found/, '... five rules');
 $out = `cd docs && '$promtool' test rules cometchat-alerts.test.yml 2>&1`;
 is($?, 0, 'promtool test rules docs/cometchat-alerts.test.yml') or diag($out);
 
-# what cometchat_status serves: the names in status.c, and build_info
-my $status_c = slurp('ngx_http_cometchat_module/ngx_http_cometchat_status.c');
+# what cometchat_status serves: the names in status.c, and build_info, and
+# the outbound limits' lines quota.c writes for it
+my $status_c = slurp('ngx_http_cometchat_module/ngx_http_cometchat_status.c')
+               . slurp('ngx_http_cometchat_module/ngx_http_cometchat_quota.c');
 my %served = map { $_ => 1 } $status_c =~ /\{\s*"(cometchat_\w+)",/g;
 $served{$_} = 1 for $status_c =~ /^\s*"# TYPE (cometchat_\w+) /mg;
 ok($served{cometchat_requests_total} && $served{cometchat_build_info}
