@@ -36,7 +36,7 @@
 
 
 #define MAX_HEADERS  32
-#define MAX_DIRS     512
+#define MAX_DIRS     8192    /* > max_len: one per comma */
 
 
 typedef struct {
