@@ -7,7 +7,10 @@
 #                 the suites under an upstream Test::Nginx checkout's lib/
 #   make demo     deps + build + the demo stack; prints its URL
 #   make asan     nginx with the module static, ASan + UBSan (build/asan)
-#   make fuzz     libFuzzer run of the </body> matcher (bounded)
+#   make fuzz     libFuzzer: every harness in tools/fuzz briefly (5 s each)
+#   make fuzz-long  the same for FUZZ_SECONDS (600) each
+#   make soak     RSS soak under mixed load, reloads, Redis restart (tools/soak)
+#   make valgrind the suites with nginx under valgrind (tools/run-valgrind-tests)
 #   make bench    injection benchmark (tools/bench)
 #   make deb      build/libnginx-mod-http-cometchat_<version>_<arch>.deb (tools/deb)
 
@@ -15,7 +18,8 @@ B       ?= build
 SO      := $(B)/ngx_http_cometchat_module.so
 SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.h)
 
-.PHONY: all deps test test-upstream demo asan test-asan fuzz bench deb clean
+.PHONY: all deps test test-upstream demo asan test-asan fuzz fuzz-long soak \
+        valgrind bench deb clean
 
 all: $(SO)
 
@@ -51,7 +55,16 @@ test-asan: asan
 	tools/run-asan-tests $(B)/asan
 
 fuzz:
-	tools/fuzz/run
+	tools/fuzz/run $${FUZZ_SECONDS:-5}
+
+fuzz-long:
+	tools/fuzz/run $${FUZZ_SECONDS:-600}
+
+soak: all
+	tools/soak/run
+
+valgrind: all
+	tools/run-valgrind-tests
 
 bench: all
 	tools/bench/run

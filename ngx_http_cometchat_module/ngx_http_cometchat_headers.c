@@ -433,7 +433,8 @@ ngx_http_cometchat_headers_policy_nonce(u_char *p, u_char *last,
  * and "no-cache" in any form (the bare ones are there), "immutable",
  * "stale-while-revalidate" and "stale-if-error" (reuse without asking
  * first).  "max-age" stays: with "no-cache" no cache may serve the page
- * unvalidated, however fresh (RFC 9111, 5.2.2.4).  No Cache-Control at
+ * unvalidated, however fresh (RFC 9111, 5.2.2.4).  A directive with an
+ * unclosed quote goes too.  No Cache-Control at
  * all becomes "private, no-cache".  CDN-Cache-Control,
  * *-CDN-Cache-Control and Surrogate-Control, which CDNs obey over
  * Cache-Control, are removed.
@@ -442,10 +443,10 @@ ngx_http_cometchat_headers_policy_nonce(u_char *p, u_char *last,
 static ngx_int_t
 ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
 {
-    u_char           *p, *pos, *last, *out;
+    u_char           *p, *pos, *last, *out, *t;
     size_t            len, name_len;
     ngx_str_t        *d, dir;
-    ngx_uint_t        i, strict;
+    ngx_uint_t        i, q, strict;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *first;
 
@@ -563,6 +564,22 @@ ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
             }
 
             if (d->len) {
+                continue;
+            }
+
+            /*
+             * a directive with an unclosed quote: merged into one header,
+             * its quote would swallow the commas of the directives after
+             * it, or let out a "public" the app had quoted in another
+             * header; a cache reading the result must see only what is
+             * kept here
+             */
+
+            for (q = 0, t = dir.data; t < dir.data + dir.len; t++) {
+                q ^= (*t == '"');
+            }
+
+            if (q) {
                 continue;
             }
 

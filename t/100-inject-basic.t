@@ -649,7 +649,7 @@ Cookie: uid=u100m
 
 
 
-=== TEST 15: Cache-Control: private and no-cache unless no-store; directives that allow reuse go
+=== TEST 15: Cache-Control: private and no-cache unless no-store; directives that allow reuse go, and unclosed quotes (case 11: merged, they would have let "public" out)
 --- http_config
     map $arg_case $cc {
         1 "public, max-age=60, s-maxage=600";
@@ -661,12 +661,14 @@ Cookie: uid=u100m
         7 "max-age=10";
         8 "max-age=10";
         10 'max-age=60, stale-while-revalidate=30, no-cache="Set-Cookie"';
+        11 'max-age=5, ext="a';
         default "";
     }
     map $arg_case $cc2 {
         7 "must-revalidate, public";
         8 "no-store";
         10 "immutable, stale-if-error=600, no-transform";
+        11 'b", public, s-maxage=600';
         default "";
     }
 --- config
@@ -688,7 +690,7 @@ Cookie: uid=u100m
 >>> a.html
 <html><body>x</body></html>
 --- request eval
-[map { "GET /p/a.html?case=$_" } 1 .. 10]
+[map { "GET /p/a.html?case=$_" } 1 .. 11]
 --- more_headers
 Cookie: uid=u100n
 --- response_headers eval
@@ -701,9 +703,10 @@ Cookie: uid=u100n
  "Cache-Control: private, no-cache, max-age=10, must-revalidate",
  "Cache-Control: max-age=10, no-store",
  "Cache-Control: private, no-cache",
- "Cache-Control: private, no-cache, max-age=60, no-transform"]
+ "Cache-Control: private, no-cache, max-age=60, no-transform",
+ "Cache-Control: private, no-cache, max-age=5"]
 --- response_body eval
-[("<html><body>x[cc:u100n:TOKEN]\n</body></html>\n") x 10]
+[("<html><body>x[cc:u100n:TOKEN]\n</body></html>\n") x 11]
 
 
 
