@@ -146,6 +146,23 @@ sub big_page {
     return $p;
 }
 
+# what the worker remembers of a page: "2 at N" (before the "</body>" at
+# N), "1 at -1" (appended), "0 at -1" (none)
+sub verdict {
+    my $page = shift;
+    my $pos = -1;
+
+    while ($page =~ m{</body>}gi) {
+        $pos = $-[0];
+    }
+
+    if ($pos >= 0 && length($page) - $pos - 7 <= $TailMax) {
+        return "2 at $pos";
+    }
+
+    return is_doc($page) ? "1 at -1" : "0 at -1";
+}
+
 run_tests();
 
 __DATA__
@@ -483,3 +500,96 @@ main::expected(main::big_page(50_000, 30), 'u101')
 --- response_headers
 Content-Encoding: gzip
 Cache-Control: private, no-cache
+
+
+
+=== TEST 11: static pages served again come from what the worker remembers of them (see TEST 12), byte for byte
+--- config
+    # the session subrequest's location must not turn sendfile off for
+    # the connection: pages would be read into memory before this filter
+    sendfile on;
+
+    location /on/ {
+        cometchat on;
+        sendfile on;
+        alias html/;
+    }
+--- user_files eval
+[["near.html", main::big_page(100_000, 20)],
+ ["far.html", main::big_page(100_000, 10_000)],
+ ["max.html", main::big_page(100_000, 32768)],
+ ["over.html", main::big_page(100_000, 32769)],
+ ["mega.html", main::big_page(1_000_000, 5)],
+ ["bigfrag.html", $main::BigFrag],
+ ["bigdoc.html", $main::BigDoc],
+ map { ["$_.html", $main::Pages{$_}] } sort keys %main::Pages]
+--- request eval
+my @p = (qw(near far max over mega bigfrag bigdoc), sort keys %main::Pages);
+[map { ("GET /on/$_.html") x 3 } @p]
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+my @r;
+for my $p ([100_000, 20], [100_000, 10_000], [100_000, 32768],
+           [100_000, 32769], [1_000_000, 5])
+{
+    push @r, (main::expected(main::big_page(@$p), 'u101')) x 3;
+}
+push @r, (main::expected($main::BigFrag, 'u101')) x 3,
+         (main::expected($main::BigDoc, 'u101')) x 3;
+push @r, (main::expected($main::Pages{$_}, 'u101')) x 3
+    for sort keys %main::Pages;
+\@r
+
+
+
+=== TEST 12: a page changed on disk, to a new size or only a new modification time, is matched again; the documented limit: not when both stay the same
+--- config
+    # the session subrequest's location must not turn sendfile off for
+    # the connection: pages would be read into memory before this filter
+    sendfile on;
+
+    location /p/ {
+        cometchat on;
+        sendfile on;
+        alias html/;
+    }
+    location /dav/ {
+        cometchat off;
+        alias html/;
+        dav_methods PUT;
+    }
+    # the Date of a PUT is the file's modification time
+    location = /put1 {
+        cometchat off;
+        proxy_pass http://127.0.0.1:$server_port/dav/page.html;
+        proxy_set_header Date "Mon, 01 Jan 2024 00:00:01 GMT";
+    }
+    location = /put2 {
+        cometchat off;
+        proxy_pass http://127.0.0.1:$server_port/dav/page.html;
+        proxy_set_header Date "Mon, 01 Jan 2024 00:00:02 GMT";
+    }
+--- user_files eval
+[["page.html", main::big_page(5000, 20)]]
+--- request eval
+["GET /p/page.html", "GET /p/page.html",
+ "PUT /put1\n<html><body><p>one</p></body><p>after</p></html>",
+ "GET /p/page.html", "GET /p/page.html",
+ "PUT /put2\n<html><body><p>two</p><p>after</p></body></html>",
+ "GET /p/page.html", "GET /p/page.html",
+ "PUT /put2\n<html><body><p>two</p><p>after</p></body></HTML>",
+ "GET /p/page.html"]
+--- more_headers
+Cookie: uid=u101
+--- error_code eval
+[200, 200, 204, 200, 200, 204, 200, 200, 204, 200]
+--- response_body eval
+my $v2 = "<html><body><p>one</p></body><p>after</p></html>";
+my $v3 = "<html><body><p>two</p><p>after</p></body></html>";
+[(main::expected(main::big_page(5000, 20), 'u101')) x 2, "",
+ (main::expected($v2, 'u101')) x 2, "",
+ (main::expected($v3, 'u101')) x 2, "",
+ # the same size and time: the page is taken for the one before, whose
+ # end is what the worker remembers
+ main::expected($v3, 'u101')]
