@@ -74,7 +74,6 @@
 
 
 typedef struct {
-    uint32_t                     hash;      /* of the name */
     ngx_uint_t                   used;      /* when, for the LRU; 0: free */
     off_t                        size;
     time_t                       mtime;
@@ -122,7 +121,6 @@ struct ngx_http_cometchat_inject_s {
     time_t                       mtime;     /* of the page, and its */
     off_t                        length;    /* size, as the app sent them */
     ngx_str_t                   *scan_name; /* of a page to remember */
-    uint32_t                     scan_hash;
 
     unsigned                     signout:1;
     unsigned                     stepped:1;
@@ -605,7 +603,6 @@ ngx_http_cometchat_filter_known(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_chain_t *in)
 {
     u_char                     *p;
-    uint32_t                    hash;
     ngx_str_t                  *name;
     ngx_buf_t                  *b;
     ngx_uint_t                  i;
@@ -631,13 +628,12 @@ ngx_http_cometchat_filter_known(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    hash = ngx_crc32_short(name->data, name->len);
+    /* size and time tell most pages apart: no hash of the name */
 
     for (i = 0; i < NGX_HTTP_COMETCHAT_SCANS; i++) {
         sc = &ngx_http_cometchat_scans[i];
 
         if (sc->used
-            && sc->hash == hash
             && sc->size == ij->length
             && sc->mtime == ij->mtime
             && sc->name_len == name->len
@@ -648,7 +644,6 @@ ngx_http_cometchat_filter_known(ngx_http_request_t *r,
     }
 
     ij->scan_name = name;
-    ij->scan_hash = hash;
 
     return NGX_DECLINED;
 
@@ -755,7 +750,6 @@ ngx_http_cometchat_filter_remember(ngx_http_cometchat_inject_t *ij,
         sc = &ngx_http_cometchat_scans[i];
 
         if (sc->used
-            && sc->hash == ij->scan_hash
             && sc->name_len == name->len
             && ngx_memcmp(sc->name, name->data, name->len) == 0)
         {
@@ -771,7 +765,6 @@ ngx_http_cometchat_filter_remember(ngx_http_cometchat_inject_t *ij,
     sc = old;
 
     sc->used = ++ngx_http_cometchat_scan_clock;
-    sc->hash = ij->scan_hash;
     sc->size = ij->length;
     sc->mtime = ij->mtime;
     sc->name_len = name->len;
