@@ -19,7 +19,11 @@
  * far in m->nlen and m->names) survives a buffer split at any byte; no
  * byte of the page is kept for it.  Its states, NGX_HTTP_COMETCHAT_HT_*:
  *
- *   DATA           text; the next "<" is found with memchr()
+ *   DATA           text; the next "<" is found with memchr(), and an
+ *                  end tag other than "</b..." or a start tag whose name
+ *                  is none of the raw text elements' is passed over in
+ *                  the same loop (most tags of a page), the others go on
+ *                  to TAG_OPEN
  *   TAG_OPEN ...   "<": a start tag, "</" an end tag, "<!" a comment or
  *                  a bogus comment, "<?" a bogus comment, else text
  *   BODY           "</b", "</bo", ... "</body": only "</body>" with these
