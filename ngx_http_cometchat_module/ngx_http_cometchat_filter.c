@@ -33,6 +33,10 @@
  * temporary file and a cached one (whose file starts with a header) are
  * not.  A page found there is not read at all: its first part goes on
  * as a part of the file (sendfile), then the snippet and the rest.
+ *
+ * The file reads best whole: held chunks, shadows, file parts and the
+ * busy and free lists are one protocol of who owns which buffer, from
+ * the step through the copy, the pass and the end to the update.
  */
 
 

@@ -9,7 +9,9 @@
  * in any letter case, that is a real end tag, if at most max_tail bytes
  * follow it; otherwise, and when there is none, after the last byte.  So
  * at most max_tail + 7 bytes are ever held, whatever the size of the page
- * and however it is split.
+ * and however it is split.  It reads best whole: the step, the tokenizer
+ * below and the document check share the state a buffer edge may cut
+ * anywhere, and each state is understood next to the others.
  *
  * "A real end tag" is what a browser's tokenizer (WHATWG HTML, 13.2.5)
  * sees as one: "</body>" written in a script string, a comment, a
