@@ -20,6 +20,23 @@
  * flush, as gzip does, so memory per request stays bounded whatever the
  * page size.  Held bytes that may begin a "</body>" are kept as a count
  * and a case mask, not copied.
+ *
+ * A static page is the same bytes on every request, so each worker
+ * remembers, for the last NGX_HTTP_COMETCHAT_SCANS pages it matched,
+ * what the matcher found: where the snippet goes, and the bytes from
+ * there to the end when they are few.  A page is known by its file name,
+ * size and modification time, which is what nginx's open_file_cache
+ * trusts too: a file rewritten in place within the same second and to
+ * the same size is taken for the one it was, until it changes again.
+ * Only a response that is one whole file, from its first byte, as the
+ * static module sends it, is remembered; a proxied page spooled to a
+ * temporary file and a cached one (whose file starts with a header) are
+ * not.  A page found there is not read at all: its first part goes on
+ * as a part of the file (sendfile), then the snippet and the rest.
+ *
+ * The file reads best whole: held chunks, shadows, file parts and the
+ * busy and free lists are one protocol of who owns which buffer, from
+ * the step through the copy, the pass and the end to the update.
  */
 
 
@@ -44,7 +61,33 @@
 #define NGX_HTTP_COMETCHAT_CHUNKS                                            \
     ((NGX_HTTP_COMETCHAT_TAIL_MAX + 7 + NGX_HTTP_COMETCHAT_CHUNK - 1)       \
      / NGX_HTTP_COMETCHAT_CHUNK + 2)
-#define NGX_HTTP_COMETCHAT_WINDOW       1024
+/*
+ * file buffers are read in windows of at most this size, allocated once
+ * per request; a page that fits is read with one pread()
+ */
+#define NGX_HTTP_COMETCHAT_WINDOW       32768
+
+/* the pages a worker remembers, see above, and what of them */
+#define NGX_HTTP_COMETCHAT_SCANS        64
+#define NGX_HTTP_COMETCHAT_SCAN_NAME    256
+#define NGX_HTTP_COMETCHAT_SCAN_TAIL    1024
+
+#define NGX_HTTP_COMETCHAT_SCAN_NONE    0   /* no "</body>", no document */
+#define NGX_HTTP_COMETCHAT_SCAN_APPEND  1   /* no "</body>", a document */
+#define NGX_HTTP_COMETCHAT_SCAN_BEFORE  2   /* before the "</body>" at */
+
+
+typedef struct {
+    ngx_uint_t                   used;      /* when, for the LRU; 0: free */
+    off_t                        size;
+    time_t                       mtime;
+    off_t                        at;        /* where the "</body>" is */
+    ngx_uint_t                   verdict;   /* NGX_HTTP_COMETCHAT_SCAN_* */
+    size_t                       name_len;
+    size_t                       tail_len;  /* of tail, if it is kept */
+    u_char                       name[NGX_HTTP_COMETCHAT_SCAN_NAME];
+    u_char                       tail[NGX_HTTP_COMETCHAT_SCAN_TAIL];
+} ngx_http_cometchat_scan_t;
 
 
 struct ngx_http_cometchat_inject_s {
@@ -76,8 +119,13 @@ struct ngx_http_cometchat_inject_s {
 
     ngx_buf_t                   *buf;       /* for the window */
     u_char                      *window;
+    size_t                       window_size;
     off_t                        window_start;  /* what it holds of */
     off_t                        window_end;    /* the file buffer */
+
+    time_t                       mtime;     /* of the page, and its */
+    off_t                        length;    /* size, as the app sent them */
+    ngx_str_t                   *scan_name; /* of a page to remember */
 
     unsigned                     signout:1;
     unsigned                     stepped:1;
@@ -95,6 +143,14 @@ static ngx_int_t ngx_http_cometchat_filter_process(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij);
 static ngx_int_t ngx_http_cometchat_filter_step(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
+static ngx_int_t ngx_http_cometchat_filter_known(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_chain_t *in);
+static ngx_int_t ngx_http_cometchat_filter_out_file(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b, off_t start, off_t end);
+static void ngx_http_cometchat_filter_remember(
+    ngx_http_cometchat_inject_t *ij, ngx_uint_t before);
+static ngx_int_t ngx_http_cometchat_filter_window_alloc(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, off_t size);
 static ngx_int_t ngx_http_cometchat_filter_copy(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
 static ngx_int_t ngx_http_cometchat_filter_pass(ngx_http_request_t *r,
@@ -124,6 +180,11 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 /* buffers this filter owns: chunks, and headers it may reuse */
 static u_char  ngx_http_cometchat_chunk_tag;
 static u_char  ngx_http_cometchat_buf_tag;
+
+/* the pages this worker remembers */
+static ngx_http_cometchat_scan_t  ngx_http_cometchat_scans[
+                                      NGX_HTTP_COMETCHAT_SCANS];
+static ngx_uint_t                 ngx_http_cometchat_scan_clock;
 
 
 ngx_int_t
@@ -233,6 +294,10 @@ ngx_http_cometchat_filter_header(ngx_http_request_t *r)
 
     ngx_http_cometchat_match_init(&ij->match, NGX_HTTP_COMETCHAT_TAIL_MAX);
     ij->last_out = &ij->out;
+
+    /* before the headers say what the page becomes */
+    ij->mtime = r->headers_out.last_modified_time;
+    ij->length = r->headers_out.content_length_n;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "cometchat inject: %s %uz bytes, nonce \"%V\", "
@@ -364,6 +429,20 @@ ngx_http_cometchat_filter_process(ngx_http_request_t *r,
         cl = ij->in;
         b = cl->buf;
 
+        if (!ij->stepped && ij->match.seen == 0 && !ij->done) {
+            rc = ngx_http_cometchat_filter_known(r, ij, cl);
+
+            if (rc == NGX_OK) {
+                ij->in = cl->next;
+                ngx_free_chain(r->pool, cl);
+                continue;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+        }
+
         if (!ij->stepped) {
             rc = ngx_http_cometchat_filter_step(r, ij, b);
             if (rc != NGX_OK) {
@@ -424,15 +503,14 @@ ngx_http_cometchat_filter_step(ngx_http_request_t *r,
     } else if (b->in_file) {
         ij->size = b->file_last - b->file_pos;
         ij->file_pos = b->file_pos;
-        wsize = NGX_HTTP_COMETCHAT_WINDOW;
 
-        if (ij->window == NULL) {
-            ij->window = ngx_pnalloc(r->pool, NGX_HTTP_COMETCHAT_WINDOW);
-            if (ij->window == NULL) {
-                return NGX_ERROR;
-            }
+        if (ngx_http_cometchat_filter_window_alloc(r, ij, ij->size)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
+        wsize = ij->window_size;
         ij->window_end = 0;
 
         /*
@@ -514,6 +592,285 @@ ngx_http_cometchat_filter_step(ngx_http_request_t *r,
         ij->copy = ij->size;
         ij->as_is = (st.pass == ij->size);
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A static page this worker matched before (see the top of the file):
+ * NGX_OK when it went out as remembered, NGX_DECLINED when it is to be
+ * matched, and remembered at the end if it can be.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_filter_known(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_chain_t *in)
+{
+    u_char                     *p;
+    ngx_str_t                  *name;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  i;
+    ngx_http_cometchat_scan_t  *sc;
+
+    b = in->buf;
+
+    if (!b->in_file
+        || b->temp_file
+        || ngx_buf_in_memory(b)
+        || !b->last_buf
+        || b->file == NULL
+        || b->file_pos != 0
+        || b->file_last != ij->length
+        || ij->mtime == -1)
+    {
+        return NGX_DECLINED;
+    }
+
+    name = &b->file->name;
+
+    if (name->len == 0 || name->len > NGX_HTTP_COMETCHAT_SCAN_NAME) {
+        return NGX_DECLINED;
+    }
+
+    /* size and time tell most pages apart: no hash of the name */
+
+    for (i = 0; i < NGX_HTTP_COMETCHAT_SCANS; i++) {
+        sc = &ngx_http_cometchat_scans[i];
+
+        if (sc->used
+            && sc->size == ij->length
+            && sc->mtime == ij->mtime
+            && sc->name_len == name->len
+            && ngx_memcmp(sc->name, name->data, name->len) == 0)
+        {
+            goto known;
+        }
+    }
+
+    ij->scan_name = name;
+
+    return NGX_DECLINED;
+
+known:
+
+    sc->used = ++ngx_http_cometchat_scan_clock;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: known page \"%V\", verdict %ui at %O",
+                   name, sc->verdict, sc->at);
+
+    switch (sc->verdict) {
+
+    case NGX_HTTP_COMETCHAT_SCAN_BEFORE:
+        if (ngx_http_cometchat_filter_out_file(r, ij, b, 0, sc->at)
+            != NGX_OK
+            || ngx_http_cometchat_filter_out_static(r, ij, ij->snippet.data,
+                                                    ij->snippet.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (sc->tail_len) {
+            /* a copy: the entry may be reused before this is sent */
+
+            p = ngx_pnalloc(r->pool, sc->tail_len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(p, sc->tail, sc->tail_len);
+
+            if (ngx_http_cometchat_filter_out_static(r, ij, p, sc->tail_len)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+        } else if (ngx_http_cometchat_filter_out_file(r, ij, b, sc->at,
+                                                      sc->size)
+                   != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_COMETCHAT_SCAN_APPEND:
+        if (ngx_http_cometchat_filter_out_file(r, ij, b, 0, sc->size)
+            != NGX_OK
+            || ngx_http_cometchat_filter_out_static(r, ij, ij->snippet.data,
+                                                    ij->snippet.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    default: /* NGX_HTTP_COMETCHAT_SCAN_NONE */
+        if (ngx_http_cometchat_filter_out_file(r, ij, b, 0, sc->size)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (sc->verdict != NGX_HTTP_COMETCHAT_SCAN_NONE && !ij->signout) {
+        ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
+    }
+
+    b->file_pos = b->file_last;
+    ij->done = 1;
+
+    return ngx_http_cometchat_filter_flush(r, ij, 1);
+}
+
+
+/*
+ * The matcher's verdict on a page that was one whole file: into the
+ * entry of that page, if another request filled one meanwhile, else
+ * into the least recently used one.
+ */
+
+static void
+ngx_http_cometchat_filter_remember(ngx_http_cometchat_inject_t *ij,
+    ngx_uint_t before)
+{
+    u_char                     *p;
+    size_t                      n;
+    ngx_buf_t                  *b;
+    ngx_str_t                  *name;
+    ngx_uint_t                  i;
+    ngx_chain_t                *cl;
+    ngx_http_cometchat_match_t *m;
+    ngx_http_cometchat_scan_t  *sc, *old;
+
+    m = &ij->match;
+    name = ij->scan_name;
+    old = &ngx_http_cometchat_scans[0];
+
+    for (i = 0; i < NGX_HTTP_COMETCHAT_SCANS; i++) {
+        sc = &ngx_http_cometchat_scans[i];
+
+        if (sc->used
+            && sc->name_len == name->len
+            && ngx_memcmp(sc->name, name->data, name->len) == 0)
+        {
+            old = sc;
+            break;
+        }
+
+        if (sc->used < old->used) {
+            old = sc;
+        }
+    }
+
+    sc = old;
+
+    sc->used = ++ngx_http_cometchat_scan_clock;
+    sc->size = ij->length;
+    sc->mtime = ij->mtime;
+    sc->name_len = name->len;
+    ngx_memcpy(sc->name, name->data, name->len);
+    sc->tail_len = 0;
+
+    if (!before) {
+        sc->at = -1;
+        sc->verdict = (m->doc == NGX_HTTP_COMETCHAT_DOC_YES)
+                      ? NGX_HTTP_COMETCHAT_SCAN_APPEND
+                      : NGX_HTTP_COMETCHAT_SCAN_NONE;
+        return;
+    }
+
+    sc->at = m->seen - m->held;
+    sc->verdict = NGX_HTTP_COMETCHAT_SCAN_BEFORE;
+
+    if (m->held > NGX_HTTP_COMETCHAT_SCAN_TAIL) {
+        /* the rest is sent from the file */
+        return;
+    }
+
+    /* the held chunks are "</body>" and the rest of the page */
+
+    p = sc->tail;
+
+    for (cl = ij->held; cl; cl = cl->next) {
+        b = cl->buf;
+        n = b->last - b->pos;
+
+        if ((off_t) (p - sc->tail) + (off_t) n > m->held) {
+            return;
+        }
+
+        p = ngx_cpymem(p, b->pos, n);
+    }
+
+    if (p - sc->tail == m->held) {
+        sc->tail_len = (size_t) m->held;
+    }
+}
+
+
+/* the bytes [start, end) of the file of b, as a buffer of ours */
+
+static ngx_int_t
+ngx_http_cometchat_filter_out_file(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b, off_t start, off_t end)
+{
+    ngx_buf_t  *nb;
+
+    if (start == end) {
+        return NGX_OK;
+    }
+
+    nb = ngx_http_cometchat_filter_out_buf(r, ij);
+    if (nb == NULL) {
+        return NGX_ERROR;
+    }
+
+    nb->in_file = 1;
+    nb->file = b->file;
+    nb->file_pos = start;
+    nb->file_last = end;
+
+    return NGX_OK;
+}
+
+
+/* a window for file buffers of the size given, at most ..._WINDOW */
+
+static ngx_int_t
+ngx_http_cometchat_filter_window_alloc(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, off_t size)
+{
+    size_t  n;
+
+    if (size < NGX_HTTP_COMETCHAT_DOC_LIMIT) {
+        size = NGX_HTTP_COMETCHAT_DOC_LIMIT;
+    }
+
+    if (size > NGX_HTTP_COMETCHAT_WINDOW) {
+        size = NGX_HTTP_COMETCHAT_WINDOW;
+    }
+
+    n = (size_t) size;
+
+    if (ij->window_size >= n) {
+        return NGX_OK;
+    }
+
+    if (ij->window) {
+        ngx_pfree(r->pool, ij->window);
+    }
+
+    ij->window = ngx_pnalloc(r->pool, n);
+    if (ij->window == NULL) {
+        return NGX_ERROR;
+    }
+
+    ij->window_size = n;
 
     return NGX_OK;
 }
@@ -720,11 +1077,11 @@ ngx_http_cometchat_filter_end(ngx_http_request_t *r,
     before = (m->tail >= 0);
 
     if (!before && m->doc == NGX_HTTP_COMETCHAT_DOC_LATER) {
-        if (ij->window == NULL) {
-            ij->window = ngx_pnalloc(r->pool, NGX_HTTP_COMETCHAT_WINDOW);
-            if (ij->window == NULL) {
-                return NGX_ERROR;
-            }
+        if (ngx_http_cometchat_filter_window_alloc(r, ij,
+                                                   NGX_HTTP_COMETCHAT_DOC_LIMIT)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         n = ngx_read_file(ij->doc_file, ij->window,
@@ -737,6 +1094,10 @@ ngx_http_cometchat_filter_end(ngx_http_request_t *r,
     }
 
     ngx_http_cometchat_match_end(m);
+
+    if (ij->scan_name && m->seen == ij->length) {
+        ngx_http_cometchat_filter_remember(ij, before);
+    }
 
     if (!before && m->partial) {
         p = ngx_http_cometchat_match_partial(m);

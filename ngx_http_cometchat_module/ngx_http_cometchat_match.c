@@ -9,7 +9,9 @@
  * in any letter case, that is a real end tag, if at most max_tail bytes
  * follow it; otherwise, and when there is none, after the last byte.  So
  * at most max_tail + 7 bytes are ever held, whatever the size of the page
- * and however it is split.
+ * and however it is split.  It reads best whole: the step, the tokenizer
+ * below and the document check share the state a buffer edge may cut
+ * anywhere, and each state is understood next to the others.
  *
  * "A real end tag" is what a browser's tokenizer (WHATWG HTML, 13.2.5)
  * sees as one: "</body>" written in a script string, a comment, a
@@ -19,7 +21,11 @@
  * far in m->nlen and m->names) survives a buffer split at any byte; no
  * byte of the page is kept for it.  Its states, NGX_HTTP_COMETCHAT_HT_*:
  *
- *   DATA           text; the next "<" is found with memchr()
+ *   DATA           text; the next "<" is found with memchr(), and an
+ *                  end tag other than "</b..." or a start tag whose name
+ *                  is none of the raw text elements' is passed over in
+ *                  the same loop (most tags of a page), the others go on
+ *                  to TAG_OPEN
  *   TAG_OPEN ...   "<": a start tag, "</" an end tag, "<!" a comment or
  *                  a bogus comment, "<?" a bogus comment, else text
  *   BODY           "</b", "</bo", ... "</body": only "</body>" with these
@@ -202,6 +208,20 @@ static ngx_http_cometchat_match_raw_t  ngx_http_cometchat_match_raws[] = {
     (sizeof(ngx_http_cometchat_match_raws)                                   \
      / sizeof(ngx_http_cometchat_match_raw_t))
 
+/*
+ * the raw text elements a start tag name beginning with the byte may be,
+ * as bits of ngx_http_cometchat_match_raws: most tags have none, and the
+ * data state skips them without leaving its loop
+ */
+static uint16_t  ngx_http_cometchat_match_first[256] = {
+    ['s'] = 0x003, ['S'] = 0x003,       /* script, style */
+    ['t'] = 0x00c, ['T'] = 0x00c,       /* textarea, title */
+    ['x'] = 0x010, ['X'] = 0x010,       /* xmp */
+    ['i'] = 0x020, ['I'] = 0x020,       /* iframe */
+    ['n'] = 0x1c0, ['N'] = 0x1c0,       /* noembed, noframes, noscript */
+    ['p'] = 0x200, ['P'] = 0x200        /* plaintext */
+};
+
 /* the bytes that matter inside a tag, NGX_HTTP_COMETCHAT_C_* */
 static u_char  ngx_http_cometchat_match_class[256] = {
     ['\t'] = NGX_HTTP_COMETCHAT_C_SPACE,
@@ -363,6 +383,7 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
     size_t n)
 {
     u_char      *start, *last, *q, c, cl;
+    size_t       k;
     ngx_int_t    found;
     ngx_uint_t   state, i, names;
 
@@ -376,14 +397,103 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
         switch (state) {
 
         case NGX_HTTP_COMETCHAT_HT_DATA:
-            q = memchr(p, '<', last - p);
 
-            if (q == NULL) {
-                p = last;
+            /*
+             * "<" and what follows it, where it is in the buffer: the
+             * usual tags are text here and are passed over in this loop
+             */
+
+            for ( ;; ) {
+                q = memchr(p, '<', last - p);
+
+                if (q == NULL) {
+                    p = last;
+                    break;
+                }
+
+                p = q + 1;
+
+                if (p == last) {
+                    break;
+                }
+
+                c = *p;
+
+                if (c == '/') {
+                    if (p + 1 < last && (p[1] | 0x20) != 'b') {
+                        /* another end tag: text, p[1] is read again */
+                        p++;
+                        continue;
+                    }
+
+                    break;
+                }
+
+                if (!ngx_http_cometchat_match_alpha(c)) {
+                    break;
+                }
+
+                names = ngx_http_cometchat_match_first[c];
+
+                if (names == 0) {
+                    /* a start tag of no raw text element: text */
+                    p++;
+                    continue;
+                }
+
+                /*
+                 * a start tag: its name is read here as long as it may
+                 * be a raw text element's (START_NAME does the same when
+                 * the buffer ends first, or when it is one)
+                 */
+
+                for (k = 1; p + k < last; k++) {
+                    cl = p[k];
+
+                    if (ngx_http_cometchat_match_class[cl]
+                        & NGX_HTTP_COMETCHAT_C_NAME_END)
+                    {
+                        for (i = 0; (names >> i) != 0; i++) {
+                            if ((names & (1 << i))
+                                && ngx_http_cometchat_match_raws[i].len != k)
+                            {
+                                names &= ~(1 << i);
+                            }
+                        }
+
+                        break;
+                    }
+
+                    cl = ngx_http_cometchat_match_lower(cl);
+
+                    for (i = 0; (names >> i) != 0; i++) {
+                        if ((names & (1 << i))
+                            && (ngx_http_cometchat_match_raws[i].len <= k
+                                || ngx_http_cometchat_match_raws[i].name[k]
+                                   != cl))
+                        {
+                            names &= ~(1 << i);
+                        }
+                    }
+
+                    if (names == 0) {
+                        break;
+                    }
+                }
+
+                if (names == 0) {
+                    /* no raw text element: text, p[k] is read again */
+                    p += k;
+                    continue;
+                }
+
                 break;
             }
 
-            p = q + 1;
+            if (q == NULL) {
+                break;
+            }
+
             m->tcase = 0;
             state = NGX_HTTP_COMETCHAT_HT_TAG_OPEN;
             break;
@@ -420,14 +530,7 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
 
             /* the raw text elements the name may still be */
 
-            c |= 0x20;
-            names = 0;
-
-            for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
-                if (ngx_http_cometchat_match_raws[i].name[0] == c) {
-                    names |= 1 << i;
-                }
-            }
+            names = ngx_http_cometchat_match_first[c];
 
             p++;
             m->names = names;
@@ -492,7 +595,7 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
             {
                 state = NGX_HTTP_COMETCHAT_HT_DATA;
 
-                for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
+                for (i = 0; (m->names >> i) != 0; i++) {
                     if ((m->names & (1 << i))
                         && ngx_http_cometchat_match_raws[i].len == m->nlen)
                     {
@@ -509,7 +612,7 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
             c = ngx_http_cometchat_match_lower(c);
             names = m->names;
 
-            for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
+            for (i = 0; (names >> i) != 0; i++) {
                 if ((names & (1 << i))
                     && (ngx_http_cometchat_match_raws[i].len <= m->nlen
                         || ngx_http_cometchat_match_raws[i].name[m->nlen]

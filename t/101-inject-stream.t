@@ -146,6 +146,23 @@ sub big_page {
     return $p;
 }
 
+# what the worker remembers of a page: "2 at N" (before the "</body>" at
+# N), "1 at -1" (appended), "0 at -1" (none)
+sub verdict {
+    my $page = shift;
+    my $pos = -1;
+
+    while ($page =~ m{</body>}gi) {
+        $pos = $-[0];
+    }
+
+    if ($pos >= 0 && length($page) - $pos - 7 <= $TailMax) {
+        return "2 at $pos";
+    }
+
+    return is_doc($page) ? "1 at -1" : "0 at -1";
+}
+
 run_tests();
 
 __DATA__
@@ -538,3 +555,98 @@ main::expected("<html><body>\n" . (("<p>" . ("y" x 3000) . "</p></body>\n") x 20
 qr/cometchat inject: memory: \d+ chunks, \d+ buffers/
 --- grep_error_log_out eval
 qr/\Acometchat inject: memory: (?:[0-9]|[1-3][0-9]) chunks, (?:[0-9]|[1-9][0-9]) buffers\n\z/
+=== TEST 13: static pages served again come from what the worker remembers of them (see TEST 14), byte for byte
+--- config
+    # the session subrequest's location must not turn sendfile off for
+    # the connection: pages would be read into memory before this filter
+    sendfile on;
+
+    location /on/ {
+        cometchat on;
+        sendfile on;
+        alias html/;
+    }
+--- user_files eval
+[["near.html", main::big_page(100_000, 20)],
+ ["far.html", main::big_page(100_000, 10_000)],
+ ["max.html", main::big_page(100_000, 32768)],
+ ["over.html", main::big_page(100_000, 32769)],
+ ["mega.html", main::big_page(1_000_000, 5)],
+ ["bigfrag.html", $main::BigFrag],
+ ["bigdoc.html", $main::BigDoc],
+ map { ["$_.html", $main::Pages{$_}] } sort keys %main::Pages]
+--- request eval
+my @p = (qw(near far max over mega bigfrag bigdoc), sort keys %main::Pages);
+[map { ("GET /on/$_.html") x 3 } @p]
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+my @r;
+for my $p ([100_000, 20], [100_000, 10_000], [100_000, 32768],
+           [100_000, 32769], [1_000_000, 5])
+{
+    push @r, (main::expected(main::big_page(@$p), 'u101')) x 3;
+}
+push @r, (main::expected($main::BigFrag, 'u101')) x 3,
+         (main::expected($main::BigDoc, 'u101')) x 3;
+push @r, (main::expected($main::Pages{$_}, 'u101')) x 3
+    for sort keys %main::Pages;
+\@r
+
+
+
+=== TEST 14: a page changed on disk, to a new size or only a new modification time, is matched again; the documented limit: not when both stay the same
+--- config
+    # the session subrequest's location must not turn sendfile off for
+    # the connection: pages would be read into memory before this filter
+    sendfile on;
+
+    location /p/ {
+        cometchat on;
+        sendfile on;
+        alias html/;
+    }
+
+    # GET /put/vN writes vN over page.html with proxy_store, and its
+    # Last-Modified becomes the file's modification time
+    location /put/ {
+        cometchat off;
+        rewrite ^/put/(.*)$ /v/$1 break;
+        proxy_pass http://127.0.0.1:$server_port;
+        proxy_store $document_root/page.html;
+    }
+    location /v/ {
+        cometchat off;
+        default_type text/html;
+        location = /v/v2 {
+            add_header Last-Modified "Mon, 01 Jan 2024 00:00:01 GMT";
+            return 200 "<html><body><p>one</p></body><p>after</p></html>";
+        }
+        location = /v/v3 {
+            add_header Last-Modified "Mon, 01 Jan 2024 00:00:02 GMT";
+            return 200 "<html><body><p>two</p><p>after</p></body></html>";
+        }
+        location = /v/v4 {
+            add_header Last-Modified "Mon, 01 Jan 2024 00:00:02 GMT";
+            return 200 "<html><body><p>two</p><p>after</p></body></HTML>";
+        }
+    }
+--- user_files eval
+[["page.html", main::big_page(5000, 20)]]
+--- request eval
+["GET /p/page.html", "GET /p/page.html",
+ "GET /put/v2", "GET /p/page.html", "GET /p/page.html",
+ "GET /put/v3", "GET /p/page.html", "GET /p/page.html",
+ "GET /put/v4", "GET /p/page.html"]
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+my $v2 = "<html><body><p>one</p></body><p>after</p></html>";
+my $v3 = "<html><body><p>two</p><p>after</p></body></html>";
+my $v4 = "<html><body><p>two</p><p>after</p></body></HTML>";
+[(main::expected(main::big_page(5000, 20), 'u101')) x 2,
+ $v2, (main::expected($v2, 'u101')) x 2,
+ $v3, (main::expected($v3, 'u101')) x 2,
+ # the same size and time: the page is taken for the one before, whose
+ # end is what the worker remembers
+ $v4, main::expected($v3, 'u101')]
