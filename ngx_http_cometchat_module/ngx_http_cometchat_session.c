@@ -31,6 +31,7 @@ typedef struct {
     ngx_int_t                   rc;         /* last rc it finished with */
     ngx_uint_t                  looked_up;  /* token lookup started */
     ngx_uint_t                  finished;   /* its result counted */
+    unsigned                    sendfile:1; /* the connection's, before */
 } ngx_http_cometchat_session_t;
 
 
@@ -178,6 +179,8 @@ ngx_http_cometchat_session_start(ngx_http_request_t *r,
     ps->handler = ngx_http_cometchat_session_done;
     ps->data = st;
 
+    st->sendfile = r->connection->sendfile;
+
     /*
      * only a json: source needs the body; an in-memory subrequest fails
      * on bodies over subrequest_output_buffer_size, which a header-only
@@ -302,10 +305,22 @@ ngx_http_cometchat_session_result(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx,
     ngx_http_cometchat_session_t *st)
 {
-    ngx_uint_t           status;
-    ngx_http_request_t  *sr;
+    ngx_uint_t                 status;
+    ngx_http_request_t        *sr;
+    ngx_http_core_loc_conf_t  *clcf;
 
     sr = ctx->subrequest;
+
+    /*
+     * the subrequest's location set the connection's sendfile flag and
+     * log for itself; the page is the main request's: a session location
+     * without sendfile would make nginx read every static page into
+     * memory, and its error_log would get the page's lines
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ngx_set_connection_log(r->connection, clcf->error_log);
+    r->connection->sendfile = st->sendfile;
 
     status = sr->headers_out.status;
 

@@ -650,3 +650,24 @@ my $v4 = "<html><body><p>two</p><p>after</p></body></HTML>";
  # the same size and time: the page is taken for the one before, whose
  # end is what the worker remembers
  $v4, main::expected($v3, 'u101')]
+
+
+=== TEST 15: a session location without sendfile leaves it on for the page: the static page still goes out with sendfile
+The subrequest's location sets the connection's sendfile flag; the module
+puts the page's back when the session check is done.
+--- config
+    location /on/ {
+        cometchat on;
+        sendfile on;
+        alias html/;
+    }
+--- user_files eval
+[["near.html", main::big_page(100_000, 20)]]
+--- request
+GET /on/near.html
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+main::expected(main::big_page(100_000, 20), 'u101')
+--- error_log
+sendfile: @0
