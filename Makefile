@@ -6,14 +6,15 @@
 #   make demo     deps + build + the demo stack; prints its URL
 #   make asan     nginx with the module static, ASan + UBSan (build/asan)
 #   make fuzz     libFuzzer run of the </body> matcher (bounded)
-#   make bench    injection benchmark (tools/bench)
+#   make bench    benchmark against sub_filter and a Lua peer (tools/bench)
+#   make bench-deps  the benchmark's packages (wrk, valgrind, strace, Lua peer)
 #   make deb      build/libnginx-mod-http-cometchat_<version>_<arch>.deb (tools/deb)
 
 B       ?= build
 SO      := $(B)/ngx_http_cometchat_module.so
 SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.h)
 
-.PHONY: all deps test demo asan test-asan fuzz bench deb clean
+.PHONY: all deps test demo asan test-asan fuzz bench bench-deps deb clean
 
 all: $(SO)
 
@@ -43,6 +44,9 @@ test-asan: asan
 
 fuzz:
 	tools/fuzz/run
+
+bench-deps:
+	tools/bench/deps
 
 bench: all
 	tools/bench/run
