@@ -159,8 +159,9 @@ ngx_http_cometchat_session_access_handler(ngx_http_request_t *r)
  * style sheet, an image or a fetch() answer never gets the snippet, so it
  * must not pay for the session subrequest and the token lookup.  The
  * browser says what it loads in Sec-Fetch-Dest; older browsers only in
- * Accept; a client that sends neither (curl, old tools) keeps the
- * pipeline, as before cometchat_documents_only existed.  A form POST is
+ * Accept.  A client that says neither, with no Accept or only the bare
+ * wildcard one of curl, wget and probes, keeps the pipeline, as before
+ * cometchat_documents_only existed.  A form POST is
  * a navigation too; other methods never are.  The token endpoint is
  * always answered.
  */
@@ -170,7 +171,7 @@ ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf)
 {
     ngx_str_t         value;
-    ngx_uint_t        i, accept, html;
+    ngx_uint_t        i, accept, page;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *dest;
 
@@ -186,7 +187,7 @@ ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
 
         dest = NULL;
         accept = 0;
-        html = 0;
+        page = 0;
 
         part = &r->headers_in.headers.part;
         h = part->elts;
@@ -222,13 +223,17 @@ ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
             {
                 accept = 1;
 
-                if (ngx_strlcasestrn(h[i].value.data,
-                                     h[i].value.data + h[i].value.len,
-                                     (u_char *) "text/html",
-                                     sizeof("text/html") - 2)
-                    != NULL)
+                if ((h[i].value.len == sizeof("*/*") - 1
+                     && ngx_strncmp(h[i].value.data, "*/*",
+                                    sizeof("*/*") - 1)
+                        == 0)
+                    || ngx_strlcasestrn(h[i].value.data,
+                                        h[i].value.data + h[i].value.len,
+                                        (u_char *) "text/html",
+                                        sizeof("text/html") - 2)
+                       != NULL)
                 {
-                    html = 1;
+                    page = 1;
                 }
             }
         }
@@ -255,7 +260,7 @@ ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
                 return 0;
             }
 
-        } else if (accept && !html) {
+        } else if (accept && !page) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "cometchat skipped: Accept without text/html");
             return 0;

@@ -3,7 +3,7 @@
 # cometchat_documents_only and cometchat_when: which requests in a
 # "cometchat on" location run the pipeline.  A navigation (Sec-Fetch-Dest
 # document/iframe, or Accept with text/html when Sec-Fetch-Dest is absent,
-# or neither header: curl, old clients) gets the session check and the
+# or neither header nor more than curl's "Accept: */*") gets the session check and the
 # widget; fetch() calls and assets (scripts, styles, images) skip it: the
 # session backend sees no call, $cometchat_token_status is empty and the
 # response is what "cometchat off" serves.
@@ -137,7 +137,7 @@ __DATA__
 
 
 
-=== TEST 3: what runs: no Accept and no Sec-Fetch-Dest (curl), Accept with text/html, iframe, frame, a form POST; Sec-Fetch-Dest wins over Accept
+=== TEST 3: what runs: no Accept and no Sec-Fetch-Dest, curl's bare Accept: */*, Accept with text/html, iframe, frame, a form POST; Sec-Fetch-Dest wins over Accept
 --- config
     location /on/ {
         alias html/;
@@ -146,20 +146,21 @@ __DATA__
     }
 --- request eval
 ["GET /_fake/reset", "GET /on/page.html", "GET /on/page.html",
- "GET /on/page.html", "GET /on/page.html", "POST /on/page.html\r\nx=1",
- "GET /on/page.html", "GET /_fake/stats"]
+ "GET /on/page.html", "GET /on/page.html", "GET /on/page.html",
+ "POST /on/page.html\r\nx=1", "GET /on/page.html", "GET /_fake/stats"]
 --- more_headers eval
-["", "", "Accept: TEXT/HTML", "Sec-Fetch-Dest: iframe",
+["", "", "Accept: */*", "Accept: TEXT/HTML", "Sec-Fetch-Dest: iframe",
  "Sec-Fetch-Dest: Frame\nAccept: */*",
  "$main::Nav\nContent-Type: application/x-www-form-urlencoded",
  "Sec-Fetch-Dest: empty\nAccept: text/html", ""]
 --- response_headers eval
 ["", "X-CC-Status: hit", "X-CC-Status: hit", "X-CC-Status: hit",
- "X-CC-Status: hit", "X-CC-Status: hit", "X-CC-Status:", ""]
+ "X-CC-Status: hit", "X-CC-Status: hit", "X-CC-Status: hit", "X-CC-Status:",
+ ""]
 --- response_body_like eval
 [qr/ok/, qr/^\Q$main::Widget\E$/, qr/^\Q$main::Widget\E$/,
  qr/^\Q$main::Widget\E$/, qr/^\Q$main::Widget\E$/, qr/^\Q$main::Widget\E$/,
- qr/^\Q$main::Page\E$/, main::calls(5)]
+ qr/^\Q$main::Widget\E$/, qr/^\Q$main::Page\E$/, main::calls(6)]
 
 
 

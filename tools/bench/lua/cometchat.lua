@@ -12,7 +12,7 @@
 --
 -- Like the module it fails open (no token, no widget) and runs only for
 -- navigations (Sec-Fetch-Dest document/iframe/frame, else Accept with
--- text/html, else no such header at all).  The bench checks that its
+-- text/html or just */*, else no such header at all).  The bench checks that its
 -- injected bytes equal the module's.
 --
 -- nginx.conf (the peer's only; the module's nginx does not load Lua):
@@ -115,7 +115,8 @@ local function navigation()
         if type(accept) == "table" then
             accept = table.concat(accept, ",")
         end
-        return find(lower(accept), "text/html", 1, true) ~= nil
+        return accept == "*/*"
+               or find(lower(accept), "text/html", 1, true) ~= nil
     end
     return true
 end
