@@ -11,7 +11,8 @@
 #   make fuzz-long  the same for FUZZ_SECONDS (600) each
 #   make soak     RSS soak under mixed load, reloads, Redis restart (tools/soak)
 #   make valgrind the suites with nginx under valgrind (tools/run-valgrind-tests)
-#   make bench    injection benchmark (tools/bench)
+#   make bench    benchmark against sub_filter and a Lua peer (tools/bench)
+#   make bench-deps  the benchmark's packages (wrk, valgrind, strace, Lua peer)
 #   make deb      build/libnginx-mod-http-cometchat_<version>_<arch>.deb (tools/deb)
 
 B       ?= build
@@ -19,7 +20,7 @@ SO      := $(B)/ngx_http_cometchat_module.so
 SRCS    := $(wildcard ngx_http_cometchat_module/*.c ngx_http_cometchat_module/*.h)
 
 .PHONY: all deps test test-upstream demo asan test-asan fuzz fuzz-long soak \
-        valgrind bench deb clean
+        valgrind bench bench-deps deb clean
 
 all: $(SO)
 
@@ -65,6 +66,9 @@ soak: all
 
 valgrind: all
 	tools/run-valgrind-tests
+
+bench-deps:
+	tools/bench/deps
 
 bench: all
 	tools/bench/run

@@ -110,6 +110,8 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  inject;
     ngx_flag_t                  token_endpoint;
+    ngx_flag_t                  documents_only; /* session.c decides */
+    ngx_http_complex_value_t   *when;           /* cometchat_when */
     ngx_http_cometchat_conf_where_t  enable_where;
     ngx_http_cometchat_conf_where_t  endpoint_where;
 

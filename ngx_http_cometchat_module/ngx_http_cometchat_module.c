@@ -233,6 +233,20 @@ static ngx_command_t  ngx_http_cometchat_commands[] = {
       offsetof(ngx_http_cometchat_loc_conf_t, inject),
       NULL },
 
+    { ngx_string("cometchat_documents_only"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cometchat_loc_conf_t, documents_only),
+      NULL },
+
+    { ngx_string("cometchat_when"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cometchat_loc_conf_t, when),
+      NULL },
+
     { ngx_string("cometchat_inject_types"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_types_slot,
@@ -453,6 +467,8 @@ ngx_http_cometchat_create_loc_conf(ngx_conf_t *cf)
     conf->enable = NGX_CONF_UNSET;
     conf->inject = NGX_CONF_UNSET;
     conf->token_endpoint = NGX_CONF_UNSET;
+    conf->documents_only = NGX_CONF_UNSET;
+    conf->when = NGX_CONF_UNSET_PTR;
     conf->api_timeout = NGX_CONF_UNSET_MSEC;
     conf->token_ttl = NGX_CONF_UNSET;
     conf->token_local_ttl = NGX_CONF_UNSET;
@@ -485,6 +501,8 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->inject, prev->inject, 1);
     ngx_conf_merge_value(conf->token_endpoint, prev->token_endpoint, 0);
+    ngx_conf_merge_value(conf->documents_only, prev->documents_only, 1);
+    ngx_conf_merge_ptr_value(conf->when, prev->when, NULL);
 
     ngx_conf_merge_str_value(conf->app_id, prev->app_id, "");
     ngx_conf_merge_str_value(conf->region, prev->region, "");

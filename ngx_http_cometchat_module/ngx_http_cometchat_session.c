@@ -35,6 +35,8 @@ typedef struct {
 } ngx_http_cometchat_session_t;
 
 
+static ngx_uint_t ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
+    ngx_http_cometchat_loc_conf_t *lcf);
 static ngx_int_t ngx_http_cometchat_session_start(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx);
 static ngx_int_t ngx_http_cometchat_session_done(ngx_http_request_t *r,
@@ -94,6 +96,10 @@ ngx_http_cometchat_session_access_handler(ngx_http_request_t *r)
     ctx = ngx_http_cometchat_get_ctx(r);
 
     if (ctx == NULL) {
+        if (!ngx_http_cometchat_session_wanted(r, lcf)) {
+            return NGX_DECLINED;
+        }
+
         ctx = ngx_http_cometchat_create_ctx(r);
         if (ctx == NULL) {
             return NGX_ERROR;
@@ -152,6 +158,136 @@ ngx_http_cometchat_session_access_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_cometchat_session_result(r, lcf, ctx, st);
+}
+
+
+/*
+ * Only a page a browser navigates to can show the widget: a script, a
+ * style sheet, an image or a fetch() answer never gets the snippet, so it
+ * must not pay for the session subrequest and the token lookup.  The
+ * browser says what it loads in Sec-Fetch-Dest; older browsers only in
+ * Accept.  A client that says neither, with no Accept or only the bare
+ * wildcard one of curl, wget and probes, keeps the pipeline, as before
+ * cometchat_documents_only existed.  A form POST is
+ * a navigation too; other methods never are.  The token endpoint is
+ * always answered.
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
+    ngx_http_cometchat_loc_conf_t *lcf)
+{
+    ngx_str_t         value;
+    ngx_uint_t        i, accept, page;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *dest;
+
+    if (lcf->token_endpoint) {
+        return 1;
+    }
+
+    if (lcf->documents_only) {
+
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+            return 0;
+        }
+
+        dest = NULL;
+        accept = 0;
+        page = 0;
+
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].hash == 0) {
+                continue;
+            }
+
+            if (h[i].key.len == sizeof("Sec-Fetch-Dest") - 1
+                && dest == NULL
+                && ngx_strncmp(h[i].lowcase_key, "sec-fetch-dest",
+                               sizeof("sec-fetch-dest") - 1)
+                   == 0)
+            {
+                dest = &h[i];
+
+            } else if (h[i].key.len == sizeof("Accept") - 1
+                       && ngx_strncmp(h[i].lowcase_key, "accept",
+                                      sizeof("accept") - 1)
+                          == 0)
+            {
+                accept = 1;
+
+                if ((h[i].value.len == sizeof("*/*") - 1
+                     && ngx_strncmp(h[i].value.data, "*/*",
+                                    sizeof("*/*") - 1)
+                        == 0)
+                    || ngx_strlcasestrn(h[i].value.data,
+                                        h[i].value.data + h[i].value.len,
+                                        (u_char *) "text/html",
+                                        sizeof("text/html") - 2)
+                       != NULL)
+                {
+                    page = 1;
+                }
+            }
+        }
+
+        if (dest) {
+            value = dest->value;
+
+            if (!((value.len == sizeof("document") - 1
+                   && ngx_strncasecmp(value.data, (u_char *) "document",
+                                      value.len)
+                      == 0)
+                  || (value.len == sizeof("iframe") - 1
+                      && ngx_strncasecmp(value.data, (u_char *) "iframe",
+                                         value.len)
+                         == 0)
+                  || (value.len == sizeof("frame") - 1
+                      && ngx_strncasecmp(value.data, (u_char *) "frame",
+                                         value.len)
+                         == 0)))
+            {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "cometchat skipped: Sec-Fetch-Dest \"%V\"",
+                               &value);
+                return 0;
+            }
+
+        } else if (accept && !page) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "cometchat skipped: Accept without text/html");
+            return 0;
+        }
+    }
+
+    if (lcf->when) {
+        if (ngx_http_complex_value(r, lcf->when, &value) != NGX_OK) {
+            /* no memory: the page is served without the widget */
+            return 0;
+        }
+
+        if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "cometchat skipped: cometchat_when");
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
