@@ -16,6 +16,7 @@
 #include "ngx_http_cometchat_redis_conf.h"
 #include "ngx_http_cometchat_rest.h"
 #include "ngx_http_cometchat_session.h"
+#include "ngx_http_cometchat_session_conf.h"
 #include "ngx_http_cometchat_status.h"
 #include "ngx_http_cometchat_template.h"
 #include "ngx_http_cometchat_token.h"
@@ -516,13 +517,13 @@ ngx_http_cometchat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->session_uri, prev->session_uri, "");
 
-    ngx_http_cometchat_session_merge_source(&conf->uid_src, &prev->uid_src,
-                                            "X-User-Id");
-    ngx_http_cometchat_session_merge_source(&conf->name_src, &prev->name_src,
-                                            "X-User-Name");
-    ngx_http_cometchat_session_merge_source(&conf->avatar_src,
-                                            &prev->avatar_src,
-                                            "X-User-Avatar");
+    ngx_http_cometchat_session_conf_merge(&conf->uid_src, &prev->uid_src,
+                                          "X-User-Id");
+    ngx_http_cometchat_session_conf_merge(&conf->name_src, &prev->name_src,
+                                          "X-User-Name");
+    ngx_http_cometchat_session_conf_merge(&conf->avatar_src,
+                                          &prev->avatar_src,
+                                          "X-User-Avatar");
 
     ngx_conf_merge_str_value(conf->uid_prefix, prev->uid_prefix, "");
     ngx_conf_merge_uint_value(conf->uid_map, prev->uid_map,

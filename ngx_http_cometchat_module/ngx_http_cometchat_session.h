@@ -12,12 +12,5 @@
 
 ngx_int_t ngx_http_cometchat_session_access_handler(ngx_http_request_t *r);
 
-char *ngx_http_cometchat_session_conf(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_cometchat_session_conf_source(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-void ngx_http_cometchat_session_merge_source(ngx_http_cometchat_source_t *conf,
-    ngx_http_cometchat_source_t *prev, char *header);
-
 
 #endif /* _NGX_HTTP_COMETCHAT_SESSION_H_INCLUDED_ */
