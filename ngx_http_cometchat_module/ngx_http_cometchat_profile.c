@@ -235,10 +235,8 @@ ngx_http_cometchat_profile_created(ngx_http_cometchat_loc_conf_t *lcf,
     uid.data = key->data + lcf->app_id.len + 1;
     uid.len = key->len - lcf->app_id.len - 1;
 
-    profile_key.data = kbuf;
-    profile_key.len = ngx_http_cometchat_redis_key(kbuf, &lcf->app_id,
-                                                   "profile", &uid)
-                      - kbuf;
+    (void) ngx_http_cometchat_redis_key(kbuf, &lcf->app_id, "profile", &uid,
+                                        &profile_key);
 
     ngx_http_cometchat_profile_store(lcf, &profile_key, &fp);
 }
@@ -374,22 +372,14 @@ ngx_http_cometchat_profile_start(ngx_http_cometchat_loc_conf_t *lcf,
     u->fp.len = fp->len;
     p = ngx_cpymem(p, fp->data, fp->len);
 
-    u->profile_key.data = p;
-    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile", &u->uid);
-    u->profile_key.len = p - u->profile_key.data;
-
-    u->lock_key.data = p;
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile", &u->uid,
+                                     &u->profile_key);
     p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile_lock",
-                                     &u->uid);
-    u->lock_key.len = p - u->lock_key.data;
-
-    u->retry_key.data = p;
-    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &u->uid);
-    u->retry_key.len = p - u->retry_key.data;
-
-    u->pause_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:pause", &lcf->app_id);
-    u->pause_key.len = p - u->pause_key.data;
+                                     &u->uid, &u->lock_key);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &u->uid,
+                                     &u->retry_key);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "pause", NULL,
+                                     &u->pause_key);
 
     u->lock_value.data = p;
     p = ngx_sprintf(p, "%V:%P:%ui", &ngx_cycle->hostname, ngx_pid,

@@ -443,18 +443,28 @@ ngx_http_cometchat_redis_one_slot(void)
  * "cometchat:APP_ID:KIND:UID"; in a cluster "cometchat:APP_ID:KIND:{UID}":
  * the hash tag puts the keys of one user in one slot, as the commands
  * naming several of them (MGET, EVAL) need.  Up to 2 bytes more than the
- * untagged name.
+ * untagged name.  Without a uid, an app-wide key: "cometchat:APP_ID:KIND".
  */
 
 u_char *
 ngx_http_cometchat_redis_key(u_char *p, ngx_str_t *app_id, const char *kind,
-    ngx_str_t *uid)
+    ngx_str_t *uid, ngx_str_t *key)
 {
-    if (ngx_http_cometchat_redis_cluster_mode) {
-        return ngx_sprintf(p, "cometchat:%V:%s:{%V}", app_id, kind, uid);
+    key->data = p;
+
+    if (uid == NULL) {
+        p = ngx_sprintf(p, "cometchat:%V:%s", app_id, kind);
+
+    } else if (ngx_http_cometchat_redis_cluster_mode) {
+        p = ngx_sprintf(p, "cometchat:%V:%s:{%V}", app_id, kind, uid);
+
+    } else {
+        p = ngx_sprintf(p, "cometchat:%V:%s:%V", app_id, kind, uid);
     }
 
-    return ngx_sprintf(p, "cometchat:%V:%s:%V", app_id, kind, uid);
+    key->len = p - key->data;
+
+    return p;
 }
 
 

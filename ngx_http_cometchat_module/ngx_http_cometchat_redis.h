@@ -34,8 +34,9 @@ ngx_http_cometchat_redis_cmd_t *ngx_http_cometchat_redis_command(
     ngx_http_cometchat_redis_handler_pt handler, void *data, ngx_log_t *log,
     int argc, const char **argv, const size_t *argvlen);
 void ngx_http_cometchat_redis_cancel(ngx_http_cometchat_redis_cmd_t *cmd);
+/* key: "cometchat:APP_ID:KIND:UID" at p (an app-wide one for uid NULL) */
 u_char *ngx_http_cometchat_redis_key(u_char *p, ngx_str_t *app_id,
-    const char *kind, ngx_str_t *uid);
+    const char *kind, ngx_str_t *uid, ngx_str_t *key);
 /* Redis Cluster: a command may only touch keys of one hash slot */
 ngx_flag_t ngx_http_cometchat_redis_one_slot(void);
 

@@ -451,25 +451,16 @@ ngx_http_cometchat_token_create(ngx_http_request_t *r,
     f->avatar.len = ctx->avatar.len;
     p = ngx_cpymem(p, ctx->avatar.data, ctx->avatar.len);
 
-    f->token_key.data = p;
-    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "token", &f->uid);
-    f->token_key.len = p - f->token_key.data;
-
-    f->profile_key.data = p;
-    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile", &f->uid);
-    f->profile_key.len = p - f->profile_key.data;
-
-    f->lock_key.data = p;
-    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "lock", &f->uid);
-    f->lock_key.len = p - f->lock_key.data;
-
-    f->retry_key.data = p;
-    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &f->uid);
-    f->retry_key.len = p - f->retry_key.data;
-
-    f->pause_key.data = p;
-    p = ngx_sprintf(p, "cometchat:%V:pause", &lcf->app_id);
-    f->pause_key.len = p - f->pause_key.data;
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "token", &f->uid,
+                                     &f->token_key);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "profile", &f->uid,
+                                     &f->profile_key);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "lock", &f->uid,
+                                     &f->lock_key);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "retry", &f->uid,
+                                     &f->retry_key);
+    p = ngx_http_cometchat_redis_key(p, &lcf->app_id, "pause", NULL,
+                                     &f->pause_key);
 
     /* unique across hosts, workers and flights */
     f->lock_value.data = p;
