@@ -497,6 +497,10 @@ cluster_reply(ngx_http_cometchat_redis_cluster_t *cl, redisReply *reply,
         }
     }
 
+    if (ngx_memcmp(before, cl->slots, sizeof(before)) == 0) {
+        return;
+    }
+
     for (i = 0; i < NGX_HTTP_COMETCHAT_REDIS_CLUSTER_SLOTS; i++) {
         if (cl->slots[i] > cl->nnodes) {
             fuzz_fail("slot %lu at node %d of %lu", (unsigned long) i,
