@@ -480,15 +480,46 @@ cluster_reply(ngx_http_cometchat_redis_cluster_t *cl, redisReply *reply,
             fuzz_fail("a node from a reply that is no redirection");
         }
 
+        /* "... HOST:PORT": the text after the last ":" and before it */
+
         {
-            char  addr[NGX_SOCKADDR_STRLEN + 16];
+            u_char     *a, *colon, *t;
+            long long   want;
 
-            snprintf(addr, sizeof(addr), " %s:%d", n->peer.host,
-                     n->peer.port);
+            a = (u_char *) reply->str + reply->len;
+            colon = NULL;
 
-            if (reply->len < strlen(addr)
-                || ngx_strncmp(reply->str + reply->len - strlen(addr), addr,
-                               strlen(addr)) != 0)
+            for (t = a - 1; t > (u_char *) reply->str; t--) {
+                if (*t == ':' && colon == NULL) {
+                    colon = t;
+                }
+
+                if (*t == ' ') {
+                    break;
+                }
+            }
+
+            want = 0;
+
+            for (a = colon ? colon + 1 : a;
+                 a < (u_char *) reply->str + reply->len; a++)
+            {
+                if (*a < '0' || *a > '9') {
+                    fuzz_fail("port \"%.*s\" taken", (int) reply->len,
+                              reply->str);
+                }
+
+                want = want * 10 + (*a - '0');
+
+                if (want > 65535) {
+                    fuzz_fail("port of \"%.*s\" taken", (int) reply->len,
+                              reply->str);
+                }
+            }
+
+            if (colon == NULL || want != n->peer.port
+                || (size_t) (colon - t - 1) != strlen(n->peer.host)
+                || ngx_memcmp(t + 1, n->peer.host, colon - t - 1) != 0)
             {
                 fuzz_fail("node %s:%d is not the end of \"%.*s\"",
                           n->peer.host, n->peer.port, (int) reply->len,
