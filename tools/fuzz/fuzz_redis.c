@@ -635,6 +635,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int                                  rc;
     size_t                               chunk, n;
     void                                *r;
+    ngx_uint_t                           replies;
     redisReply                          *reply;
     redisReader                         *reader;
     const uint8_t                       *p, *last, *s, *t;
@@ -683,6 +684,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     cl = cluster_new();
+    replies = 0;
 
     while (p < last) {
         n = ngx_min(chunk, (size_t) (last - p));
@@ -707,6 +709,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
 
             reply = r;
+
+            /* more replies find nothing new: the input stops here */
+
+            if (++replies > 32) {
+                freeReplyObject(reply);
+                goto done;
+            }
 
             check_value(reply, 1);
             check_value(reply, NGX_HTTP_COMETCHAT_REDIS_CLUSTER_ARRAY);
