@@ -56,6 +56,9 @@ sub start_sentinel {
 }
 
 END {
+    # waitpid() sets $?, which would be the test's exit status
+    local $?;
+
     if ($$ == $owner && $SentinelPid) {
         kill 'TERM', $SentinelPid;
         waitpid($SentinelPid, 0);
