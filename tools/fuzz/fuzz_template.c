@@ -1069,18 +1069,66 @@ escape_fits(tz_at_t *a, ngx_uint_t escape)
 }
 
 
+/*
+ * The value left the tokenizer in another state than it found it: is it
+ * one that acts as the plain one ("-" in a comment before a " ")?  The
+ * output with the value replaced by an "x" is read too, and the text after
+ * the value must take both to the same state before their kinds differ.
+ */
+
+static ngx_uint_t
+same_as_neutral(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e)
+{
+    u_char      *ref;
+    size_t       k, r, rlen;
+    tz_at_t     *at2;
+    ngx_uint_t   lost, ok;
+
+    rlen = s + 1 + (len - e);
+    ref = malloc(rlen);
+    ngx_memcpy(ref, out, s);
+    ref[s] = 'x';
+    ngx_memcpy(ref + s + 1, out + e, len - e);
+
+    at2 = tz_run(ref, rlen, &lost);
+
+    ok = 1;
+
+    for (k = e, r = s + 1; k <= len; k++, r++) {
+        if (tz_same(&at[k], &at2[r])) {
+            break;
+        }
+
+        if (tz_group(at[k].html) != tz_group(at2[r].html)
+            || at[k].js != at2[r].js)
+        {
+            ok = 0;
+            break;
+        }
+    }
+
+    free(at2);
+    free(ref);
+
+    return ok;
+}
+
+
 /* the value rendered at out[s..e) for a part of that escape */
 
 static void
 check_value(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e,
     ngx_uint_t escape)
 {
-    size_t      i, from, to;
-    ngx_uint_t  g, base;
+    size_t       i, from, to;
+    ngx_uint_t   g, base;
+    const char  *why;
 
     if (s == e) {
         return;
     }
+
+    why = "the escape does not suit the place";
 
     from = s;
     to = e;
@@ -1089,14 +1137,26 @@ check_value(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e,
         goto failed;
     }
 
+    why = "not one JS string";
+
     if (escape == NGX_HTTP_COMETCHAT_ESC_JS_QUOTED) {
         /* one string: its quotes are the value's first and last bytes */
 
         if (at[s].js != J_CODE || at[s + 1].js != J_DQ
-            || !tz_same(&at[s], &at[e]))
+            || at[e].js != J_CODE || at[e].skip != at[s].skip)
         {
             goto failed;
         }
+
+        /* the state before, or the one a plain byte takes it to */
+
+        if (!tz_same(&at[s], &at[e])
+            && at[e].html != tz_base(at[s].html))
+        {
+            goto failed;
+        }
+
+        /* inside, as any JS string value; the ends are compared above */
 
         from = s + 1;
         to = e - 1;
@@ -1104,6 +1164,7 @@ check_value(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e,
 
     base = tz_base(at[from].html);
     g = tz_group(at[from].html);
+    why = "a state inside the value";
 
     for (i = from + 1; i < to; i++) {
         if (tz_group(at[i].html) != g && tz_group(at[i].html) != base) {
@@ -1115,12 +1176,17 @@ check_value(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e,
         }
     }
 
-    if (!tz_same(&at[from], &at[to])) {
-        /* a state waiting for its next byte, and that byte was plain */
+    if (to == e && !tz_same(&at[from], &at[to])) {
 
-        if (base == 0 || at[to].html != base || at[to].js != at[from].js
+        why = "another state after the value";
+
+        if (at[to].js != at[from].js
             || (at[to].skip & 0xf0) != (at[from].skip & 0xf0))
         {
+            goto failed;
+        }
+
+        if (!same_as_neutral(out, len, at, s, e)) {
             goto failed;
         }
     }
@@ -1138,7 +1204,8 @@ failed:
                 at[i].js, at[i].skip, at[i].extra);
     }
 
-    fuzz_fail("a value (escape %lu) leaves its place", (unsigned long) escape);
+    fuzz_fail("a value (escape %lu) leaves its place: %s",
+              (unsigned long) escape, why);
 }
 
 
@@ -1179,6 +1246,41 @@ take_value(const uint8_t **p, const uint8_t *last, ngx_uint_t i)
     *p += n;
 
     allocated[i] = vv->data;
+}
+
+
+/* the value at i and those right after it are empty, and a blank follows
+ * (the harness' own reading of the values) */
+
+static ngx_uint_t
+unquoted_empty(ngx_http_cometchat_part_t *part, ngx_uint_t n, ngx_uint_t i)
+{
+    size_t  len;
+
+    for ( /* void */ ; i < n; i++) {
+        switch (part[i].type) {
+        case NGX_HTTP_COMETCHAT_TPL_LITERAL:
+            return is_space(part[i].text.data[0]);
+        case NGX_HTTP_COMETCHAT_TPL_UID:
+            len = values[0].len;
+            break;
+        case NGX_HTTP_COMETCHAT_TPL_TOKEN:
+            len = values[1].len;
+            break;
+        case NGX_HTTP_COMETCHAT_TPL_NONCE:
+            fuzz_fail("a nonce part in an attribute value");
+            return 0;
+        default:
+            len = values[3 + part[i].index].not_found
+                  ? 0 : values[3 + part[i].index].len;
+        }
+
+        if (len) {
+            return 0;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1356,6 +1458,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             value.len = values[3 + part[i].index].len;
             v = &value;
             break;
+        }
+
+        if (part[i].unquoted && unquoted_empty(part, sn->parts.nelts, i)) {
+            /* an empty unquoted value is written "" */
+
+            if (pos + 2 > out.len || out.data[pos] != '"'
+                || out.data[pos + 1] != '"')
+            {
+                fuzz_fail("no \"\" for an empty unquoted value");
+            }
+
+            pos += 2;
         }
 
         vlen = ngx_http_cometchat_escape(part[i].escape, NULL,
