@@ -731,6 +731,20 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
         case NGX_HTTP_COMETCHAT_ST_END_TAG:
             if (c == '>') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_TEXT;
+                break;
+            }
+
+            /*
+             * the tokenizer reads attributes in end tags too: a quoted
+             * ">" does not end "</a x='>'>"
+             */
+
+            if (c == ' ' || c == '\t' || c == CR || c == LF || c == '\f'
+                || c == '/')
+            {
+                ps.raw = NGX_HTTP_COMETCHAT_RAW_NONE;
+                ps.attr = NGX_HTTP_COMETCHAT_ATTR_PLAIN;
+                ps.state = NGX_HTTP_COMETCHAT_ST_IN_TAG;
             }
 
             break;

@@ -141,7 +141,7 @@ __DATA__
 
 
 
-=== TEST 6: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
+=== TEST 6: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
 --- config
     location / {
         cometchat on;
@@ -156,6 +156,7 @@ __DATA__
 <script>var s = `$${ $arg_a } and $${ {k: "}"}.k } $arg_a`;</script>
 <a title=$arg_b class=x>1</a> <a title=$arg_a class=x>2</a> <a title=$arg_b>3</a>
 <p title=$$"$arg_a">4</p>
+</p x='>'><a title="$arg_a">5</a>
 --- request
 GET /a.html?a=alert(1)&b=
 --- more_headers
@@ -165,4 +166,5 @@ Cookie: uid=u105a
 <script>var s = `${ "alert\u00281\u0029" } and ${ {k: "}"}.k } alert\u00281\u0029`;</script>
 <a title="" class=x>1</a> <a title=alert(1) class=x>2</a> <a title=>3</a>
 <p title=$"alert(1)">4</p>
+</p x='>'><a title="alert(1)">5</a>
 </body></html>

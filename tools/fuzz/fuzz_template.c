@@ -1186,6 +1186,12 @@ check_value(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e,
             goto failed;
         }
 
+        /* a state waiting for its next byte, and that byte was plain */
+
+        if (base && at[to].html == base) {
+            return;
+        }
+
         if (!same_as_neutral(out, len, at, s, e)) {
             goto failed;
         }
