@@ -1072,8 +1072,10 @@ escape_fits(tz_at_t *a, ngx_uint_t escape)
 /*
  * The value left the tokenizer in another state than it found it: is it
  * one that acts as the plain one ("-" in a comment before a " ")?  The
- * output with the value replaced by an "x" is read too, and the text after
+ * output with the value replaced by a "%" is read too, and the text after
  * the value must take both to the same state before their kinds differ.
+ * "%" is plain wherever a value may stand, and ends a tag name the text
+ * before it began, as any value that is not letters does.
  */
 
 static ngx_uint_t
@@ -1087,7 +1089,7 @@ same_as_neutral(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e)
     rlen = s + 1 + (len - e);
     ref = malloc(rlen);
     ngx_memcpy(ref, out, s);
-    ref[s] = 'x';
+    ref[s] = '%';
     ngx_memcpy(ref + s + 1, out + e, len - e);
 
     at2 = tz_run(ref, rlen, &lost);
