@@ -871,7 +871,15 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                     ps.js_depth = 0;
                     ps.js = NGX_HTTP_COMETCHAT_JS_CODE;
 
-                } else if (c == '\\' && last - p >= 2) {
+                } else if (c == '\\' && last - p >= 2 && p[1] != '<'
+                           && p[1] != '-')
+                {
+                    /*
+                     * the escaped byte is passed over, unless the HTML
+                     * tokenizer, which knows no backslashes, reads it:
+                     * "\</script>" ends the script
+                     */
+
                     p++;
 
                     if (*p == LF) {
@@ -1123,6 +1131,14 @@ ngx_http_cometchat_template_variable(ngx_http_cometchat_parse_t *ps,
            != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /* a value in code is a "..." string: the line is not blank after it */
+
+    if (ps->state == NGX_HTTP_COMETCHAT_ST_SCRIPT
+        && ps->js == NGX_HTTP_COMETCHAT_JS_CODE)
+    {
+        ps->js_blank = 0;
     }
 
     if (ps->state == NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE) {

@@ -141,7 +141,7 @@ __DATA__
 
 
 
-=== TEST 6: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
+=== TEST 6: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
 --- config
     location / {
         cometchat on;
@@ -157,6 +157,7 @@ __DATA__
 <a title=$arg_b class=x>1</a> <a title=$arg_a class=x>2</a> <a title=$arg_b>3</a>
 <p title=$$"$arg_a">4</p>
 </p x='>'><a title="$arg_a">5</a>
+<script>var s = "\</script><p title=$arg_a>6</p>";</script>
 --- request
 GET /a.html?a=alert(1)&b=
 --- more_headers
@@ -167,4 +168,5 @@ Cookie: uid=u105a
 <a title="" class=x>1</a> <a title=alert(1) class=x>2</a> <a title=>3</a>
 <p title=$"alert(1)">4</p>
 </p x='>'><a title="alert(1)">5</a>
+<script>var s = "\</script><p title=alert(1)>6</p>";</script>
 </body></html>

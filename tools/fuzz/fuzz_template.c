@@ -1084,7 +1084,7 @@ same_as_neutral(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e)
     u_char      *ref;
     size_t       k, r, rlen;
     tz_at_t     *at2;
-    ngx_uint_t   lost, ok;
+    ngx_uint_t   lost, ok, ga, gb;
 
     rlen = s + 1 + (len - e);
     ref = malloc(rlen);
@@ -1101,7 +1101,13 @@ same_as_neutral(u_char *out, size_t len, tz_at_t *at, size_t s, size_t e)
             break;
         }
 
-        if (tz_group(at[k].html) != tz_group(at2[r].html)
+        /* a state waiting for its next byte stands for its plain one */
+
+        ga = tz_group(at[k].html);
+        gb = tz_group(at2[r].html);
+
+        if ((ga != gb && tz_group(tz_base(at[k].html)) != gb
+             && ga != tz_group(tz_base(at2[r].html)))
             || at[k].js != at2[r].js)
         {
             ok = 0;
