@@ -490,6 +490,9 @@ ngx_http_cometchat_redis_cluster_node(ngx_http_cometchat_redis_cluster_t *cl,
 {
     ngx_uint_t                                i;
     ngx_http_cometchat_redis_cluster_node_t  *node;
+#if (NGX_HAVE_INET6)
+    u_char                                    inaddr6[16];
+#endif
 
     if (len == 0 || len > NGX_SOCKADDR_STRLEN || port <= 0 || port > 65535) {
         return NULL;
@@ -497,7 +500,8 @@ ngx_http_cometchat_redis_cluster_node(ngx_http_cometchat_redis_cluster_t *cl,
 
     if (ngx_inet_addr(host, len) == INADDR_NONE
 #if (NGX_HAVE_INET6)
-        && ngx_inet6_addr(host, len, NULL) != NGX_OK
+        /* it writes the address: a NULL here is written through */
+        && ngx_inet6_addr(host, len, inaddr6) != NGX_OK
 #endif
        )
     {

@@ -242,7 +242,9 @@ ngx_int_t
 ngx_http_cometchat_redis_event_value(redisReply *reply, u_char *integer,
     ngx_str_t *array, size_t n, ngx_str_t **value)
 {
+    u_char      *p;
     size_t       i;
+    uint64_t     u;
     redisReply  *e;
 
     *value = NULL;
@@ -263,8 +265,19 @@ ngx_http_cometchat_redis_event_value(redisReply *reply, u_char *integer,
         return reply->type == REDIS_REPLY_ERROR ? NGX_ERROR : NGX_OK;
 
     case REDIS_REPLY_INTEGER:
+
+        /* "%L" negates the number: not -9223372036854775808 */
+
+        p = integer;
+        u = (uint64_t) reply->integer;
+
+        if (reply->integer < 0) {
+            *p++ = '-';
+            u = 0 - u;
+        }
+
         array[0].data = integer;
-        array[0].len = ngx_sprintf(integer, "%L", reply->integer) - integer;
+        array[0].len = ngx_sprintf(p, "%uL", u) - integer;
         *value = &array[0];
         return NGX_OK;
 

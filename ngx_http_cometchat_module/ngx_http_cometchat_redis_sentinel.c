@@ -25,6 +25,9 @@ ngx_http_cometchat_redis_sentinel_master(redisReply *reply,
 {
     ngx_int_t    port;
     redisReply  *host, *p;
+#if (NGX_HAVE_INET6)
+    u_char       inaddr6[16];
+#endif
 
     if (reply->type == REDIS_REPLY_NIL) {
         return "no such master on this sentinel";
@@ -45,7 +48,9 @@ ngx_http_cometchat_redis_sentinel_master(redisReply *reply,
 
     if (ngx_inet_addr((u_char *) host->str, host->len) == INADDR_NONE
 #if (NGX_HAVE_INET6)
-        && ngx_inet6_addr((u_char *) host->str, host->len, NULL) != NGX_OK
+        /* it writes the address: a NULL here is written through */
+        && ngx_inet6_addr((u_char *) host->str, host->len, inaddr6)
+           != NGX_OK
 #endif
        )
     {

@@ -49,6 +49,10 @@
 #define NGX_HTTP_COMETCHAT_ST_BOGUS         11
 #define NGX_HTTP_COMETCHAT_ST_SCRIPT        12
 #define NGX_HTTP_COMETCHAT_ST_STYLE         13
+#define NGX_HTTP_COMETCHAT_ST_RAWTEXT       14  /* title, textarea, xmp,
+                                                   iframe, noembed,
+                                                   noframes, noscript,
+                                                   plaintext */
 
 #define NGX_HTTP_COMETCHAT_JS_CODE          0
 #define NGX_HTTP_COMETCHAT_JS_SQ            1
@@ -64,6 +68,9 @@
 #define NGX_HTTP_COMETCHAT_RAW_NONE         0
 #define NGX_HTTP_COMETCHAT_RAW_SCRIPT       1
 #define NGX_HTTP_COMETCHAT_RAW_STYLE        2
+#define NGX_HTTP_COMETCHAT_RAW_TEXT         3
+
+#define NGX_HTTP_COMETCHAT_JS_NEST          8   /* ${ } in ` ` in ${ } */
 
 /* the HTML tokenizer's script data states */
 #define NGX_HTTP_COMETCHAT_SCRIPT_DATA      0
@@ -76,6 +83,9 @@ typedef struct {
     ngx_uint_t                  escape;
     ngx_str_t                   text;
     ngx_int_t                   index;
+    ngx_uint_t                  unquoted;   /* starts an unquoted attribute
+                                               value: see
+                                               ..._template_unquoted() */
 } ngx_http_cometchat_part_t;
 
 
@@ -93,6 +103,13 @@ typedef struct {
     ngx_uint_t                   state;
     ngx_uint_t                   js;
     ngx_uint_t                   js_blank;  /* only blanks on the line */
+    ngx_uint_t                   js_depth;  /* "{" open in this ${ } */
+    ngx_uint_t                   js_nest;   /* ${ } open */
+    ngx_uint_t                   js_outer[NGX_HTTP_COMETCHAT_JS_NEST];
+    ngx_uint_t                   dollar;    /* "$$" wrote a "$" just now */
+    ngx_uint_t                   skip_dollar;   /* the second of "$$" */
+    ngx_uint_t                   unq_values;    /* only values so far in
+                                                   an unquoted value */
     ngx_uint_t                   script;    /* NGX_HTTP_COMETCHAT_SCRIPT_* */
     ngx_uint_t                   raw;
     ngx_uint_t                   attr;
@@ -106,6 +123,8 @@ typedef struct {
 } ngx_http_cometchat_parse_t;
 
 
+static ngx_uint_t ngx_http_cometchat_template_unquoted(
+    ngx_http_cometchat_snippet_t *sn, ngx_str_t *values, ngx_uint_t i);
 static ngx_uint_t ngx_http_cometchat_template_same(
     ngx_http_cometchat_loc_conf_t *a, ngx_http_cometchat_loc_conf_t *b);
 static ngx_uint_t ngx_http_cometchat_template_str_eq(ngx_str_t *a,
@@ -130,6 +149,9 @@ static void ngx_http_cometchat_template_script_state(
 static ngx_int_t ngx_http_cometchat_template_script_value(
     ngx_http_cometchat_parse_t *ps, u_char *p, u_char *next, u_char *last,
     ngx_str_t *name);
+static ngx_int_t ngx_http_cometchat_template_markup_value(
+    ngx_http_cometchat_parse_t *ps, u_char *p, u_char *next, u_char *last,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_cometchat_template_add_part(
     ngx_http_cometchat_parse_t *ps, ngx_uint_t type, ngx_uint_t escape,
     u_char *start, u_char *end, ngx_int_t index);
@@ -138,6 +160,12 @@ static ngx_int_t ngx_http_cometchat_template_flush(
 static ngx_uint_t ngx_http_cometchat_template_ends_scheme(u_char *p,
     u_char *last);
 
+
+/* "plaintext" has no end tag: the rest is text */
+static char  *ngx_http_cometchat_template_raw_tags[] = {
+    "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript",
+    "plaintext", NULL
+};
 
 static char  *ngx_http_cometchat_template_url_attrs[] = {
     "href", "src", "action", "formaction", "poster", "data", "cite",
@@ -286,6 +314,14 @@ ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
                                          v->len);
     }
 
+    for (i = 0; i < sn->parts.nelts; i++) {
+        if (part[i].unquoted
+            && ngx_http_cometchat_template_unquoted(sn, values, i))
+        {
+            len += 2;
+        }
+    }
+
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_ERROR;
@@ -314,6 +350,13 @@ ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
             continue;
 
         default:
+            if (part[i].unquoted
+                && ngx_http_cometchat_template_unquoted(sn, values, i))
+            {
+                *p++ = '"';
+                *p++ = '"';
+            }
+
             p += ngx_http_cometchat_escape(part[i].escape, p, v->data,
                                            v->len);
         }
@@ -322,6 +365,37 @@ ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
     out->len = p - out->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * a=$a b=1 with $a empty is a="b=1" to a browser, which skips blanks
+ * before a value: the attributes after it, and the values in them, would
+ * not be where the compiler saw them.  Such a value is written "" when it
+ * and the values right after it are empty and a blank follows.
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_template_unquoted(ngx_http_cometchat_snippet_t *sn,
+    ngx_str_t *values, ngx_uint_t i)
+{
+    u_char                     c;
+    ngx_http_cometchat_part_t  *part;
+
+    part = sn->parts.elts;
+
+    for ( /* void */ ; i < sn->parts.nelts; i++) {
+        if (part[i].type == NGX_HTTP_COMETCHAT_TPL_LITERAL) {
+            c = part[i].text.data[0];
+            return c == ' ' || c == '\t' || c == CR || c == LF || c == '\f';
+        }
+
+        if (values[i].len) {
+            return 0;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -359,6 +433,7 @@ static ngx_http_cometchat_snippet_t *
 ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 {
     u_char                        *p, *last, c;
+    ngx_uint_t                     dollar;
     ngx_http_cometchat_parse_t     ps;
     ngx_http_cometchat_snippet_t  *sn;
 
@@ -399,6 +474,11 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 break;
             }
         }
+
+        /* "$${" in a template literal is a "${" of JavaScript */
+
+        dollar = ps.dollar;
+        ps.dollar = 0;
 
         if (c == LF) {
             ps.line++;
@@ -488,7 +568,11 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 break;
             }
 
-            if ((c >= '0' && c <= '9') || c == '-') {
+            /* as in the tokenizer, only a blank, "/" or ">" ends it */
+
+            if (c != ' ' && c != '\t' && c != CR && c != LF && c != '\f'
+                && c != '/' && c != '>')
+            {
                 if (ps.tag_len < sizeof(ps.tag)) {
                     ps.tag[ps.tag_len++] = c;
                 }
@@ -520,6 +604,13 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
             ps.state = NGX_HTTP_COMETCHAT_ST_ATTR_NAME;
             ps.attr_len = 0;
+
+            /* an "=" first is a part of the name, as in the tokenizer */
+
+            if (c == '=') {
+                ps.attr_name[ps.attr_len++] = c;
+                break;
+            }
 
             /* fall through */
 
@@ -609,6 +700,23 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             break;
 
         case NGX_HTTP_COMETCHAT_ST_VALUE_UNQ:
+
+            /*
+             * Values may be empty: in a="$a" or a=$a'...' the quote
+             * would open a quoted value, where the module has seen an
+             * unquoted one
+             */
+
+            if (ps.unq_values && (c == '"' || c == '\'')) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%s\": line %ui: a quote right after "
+                                   "a variable that starts an unquoted "
+                                   "attribute value", name, ps.line);
+                return NULL;
+            }
+
+            ps.unq_values = 0;
+
             if (c == ' ' || c == '\t' || c == CR || c == LF || c == '\f') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_IN_TAG;
                 break;
@@ -623,6 +731,20 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
         case NGX_HTTP_COMETCHAT_ST_END_TAG:
             if (c == '>') {
                 ps.state = NGX_HTTP_COMETCHAT_ST_TEXT;
+                break;
+            }
+
+            /*
+             * the tokenizer reads attributes in end tags too: a quoted
+             * ">" does not end "</a x='>'>"
+             */
+
+            if (c == ' ' || c == '\t' || c == CR || c == LF || c == '\f'
+                || c == '/')
+            {
+                ps.raw = NGX_HTTP_COMETCHAT_RAW_NONE;
+                ps.attr = NGX_HTTP_COMETCHAT_ATTR_PLAIN;
+                ps.state = NGX_HTTP_COMETCHAT_ST_IN_TAG;
             }
 
             break;
@@ -650,6 +772,7 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             break;
 
         case NGX_HTTP_COMETCHAT_ST_STYLE:
+        case NGX_HTTP_COMETCHAT_ST_RAWTEXT:
             if (c == '<'
                 && ngx_http_cometchat_template_end_of_raw(&ps, p, last))
             {
@@ -713,6 +836,17 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 } else if (c == '/' && last - p >= 2 && p[1] == '*') {
                     ps.js = NGX_HTTP_COMETCHAT_JS_BLOCK;
                     p++;
+
+                } else if (c == '{') {
+                    ps.js_depth++;
+
+                } else if (c == '}' && ps.js_depth) {
+                    ps.js_depth--;
+
+                } else if (c == '}' && ps.js_nest) {
+                    /* the end of a ${ }: back in the template literal */
+                    ps.js_depth = ps.js_outer[--ps.js_nest];
+                    ps.js = NGX_HTTP_COMETCHAT_JS_TPL;
                 }
 
                 break;
@@ -720,7 +854,32 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             case NGX_HTTP_COMETCHAT_JS_SQ:
             case NGX_HTTP_COMETCHAT_JS_DQ:
             case NGX_HTTP_COMETCHAT_JS_TPL:
-                if (c == '\\' && last - p >= 2) {
+                if (c == '{' && dollar
+                    && ps.js == NGX_HTTP_COMETCHAT_JS_TPL)
+                {
+                    /* code again, up to the "}" that matches */
+
+                    if (ps.js_nest == NGX_HTTP_COMETCHAT_JS_NEST) {
+                        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                           "\"%s\": line %ui: \"${\" in "
+                                           "template literals nested too "
+                                           "deep", name, ps.line);
+                        return NULL;
+                    }
+
+                    ps.js_outer[ps.js_nest++] = ps.js_depth;
+                    ps.js_depth = 0;
+                    ps.js = NGX_HTTP_COMETCHAT_JS_CODE;
+
+                } else if (c == '\\' && last - p >= 2 && p[1] != '<'
+                           && p[1] != '-')
+                {
+                    /*
+                     * the escaped byte is passed over, unless the HTML
+                     * tokenizer, which knows no backslashes, reads it:
+                     * "\</script>" ends the script
+                     */
+
                     p++;
 
                     if (*p == LF) {
@@ -757,6 +916,18 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
         }
 
         p++;
+
+        if (ps.skip_dollar) {
+            ps.skip_dollar = 0;
+
+            if (ngx_http_cometchat_template_flush(&ps, p) != NGX_OK) {
+                return NULL;
+            }
+
+            ps.lit = ++p;
+            ps.dollar = 1;
+        }
+
         continue;
 
     tag_end:
@@ -768,10 +939,16 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             ps.js = NGX_HTTP_COMETCHAT_JS_CODE;
             ps.js_blank = 1;
             ps.script = NGX_HTTP_COMETCHAT_SCRIPT_DATA;
+            ps.js_depth = 0;
+            ps.js_nest = 0;
             break;
 
         case NGX_HTTP_COMETCHAT_RAW_STYLE:
             ps.state = NGX_HTTP_COMETCHAT_ST_STYLE;
+            break;
+
+        case NGX_HTTP_COMETCHAT_RAW_TEXT:
+            ps.state = NGX_HTTP_COMETCHAT_ST_RAWTEXT;
             break;
 
         default:
@@ -792,30 +969,31 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
 
 /*
  * At a "$": NGX_OK when a variable part was added (*pp is past it),
- * NGX_DECLINED for a literal "$", NGX_ERROR on a bad variable.
+ * NGX_DECLINED for a literal "$" (the first of "$$" too), NGX_ERROR on a
+ * bad variable.
  */
 
 static ngx_int_t
 ngx_http_cometchat_template_variable(ngx_http_cometchat_parse_t *ps,
     u_char **pp, u_char *last)
 {
-    u_char      *p, *start, *end, *next;
-    ngx_str_t    name;
-    ngx_int_t    index;
-    ngx_uint_t   type, escape, braces;
+    u_char                     *p, *start, *end, *next;
+    ngx_str_t                   name;
+    ngx_int_t                   index;
+    ngx_uint_t                  type, escape, braces;
+    ngx_http_cometchat_part_t  *part;
 
     p = *pp;
 
     if (last - p >= 2 && p[1] == '$') {
-        /* "$$": keep the first, drop the second */
+        /*
+         * "$$": the first is a literal "$", read as any byte (it may end
+         * a tag name or start an attribute value); the compiler drops
+         * the second
+         */
 
-        if (ngx_http_cometchat_template_flush(ps, p + 1) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        ps->lit = p + 2;
-        *pp = p + 2;
-        return NGX_OK;
+        ps->skip_dollar = 1;
+        return NGX_DECLINED;
     }
 
     braces = (last - p >= 2 && p[1] == '{');
@@ -860,6 +1038,12 @@ ngx_http_cometchat_template_variable(ngx_http_cometchat_parse_t *ps,
     if (ps->state == NGX_HTTP_COMETCHAT_ST_SCRIPT
         && ngx_http_cometchat_template_script_value(ps, p, next, last, &name)
            != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_cometchat_template_markup_value(ps, p, next, last, &name)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -949,8 +1133,20 @@ ngx_http_cometchat_template_variable(ngx_http_cometchat_parse_t *ps,
         return NGX_ERROR;
     }
 
+    /* a value in code is a "..." string: the line is not blank after it */
+
+    if (ps->state == NGX_HTTP_COMETCHAT_ST_SCRIPT
+        && ps->js == NGX_HTTP_COMETCHAT_JS_CODE)
+    {
+        ps->js_blank = 0;
+    }
+
     if (ps->state == NGX_HTTP_COMETCHAT_ST_BEFORE_VALUE) {
         ps->state = NGX_HTTP_COMETCHAT_ST_VALUE_UNQ;
+        ps->unq_values = 1;
+
+        part = ps->snippet->parts.elts;
+        part[ps->snippet->parts.nelts - 1].unquoted = 1;
     }
 
     ps->lit = next;
@@ -971,6 +1167,7 @@ ngx_http_cometchat_template_escape(ngx_http_cometchat_parse_t *ps,
     case NGX_HTTP_COMETCHAT_ST_TEXT:
     case NGX_HTTP_COMETCHAT_ST_COMMENT:
     case NGX_HTTP_COMETCHAT_ST_BOGUS:
+    case NGX_HTTP_COMETCHAT_ST_RAWTEXT:
         *escape = NGX_HTTP_COMETCHAT_ESC_HTML;
         return NGX_OK;
 
@@ -1019,6 +1216,8 @@ ngx_http_cometchat_template_escape(ngx_http_cometchat_parse_t *ps,
 static void
 ngx_http_cometchat_template_tag_name(ngx_http_cometchat_parse_t *ps, u_char *p)
 {
+    char  **name;
+
     ps->raw = NGX_HTTP_COMETCHAT_RAW_NONE;
     ps->attr = NGX_HTTP_COMETCHAT_ATTR_PLAIN;
 
@@ -1042,6 +1241,18 @@ ngx_http_cometchat_template_tag_name(ngx_http_cometchat_parse_t *ps, u_char *p)
 
     } else if (ps->tag_len == 5 && ngx_strncmp(ps->tag, "style", 5) == 0) {
         ps->raw = NGX_HTTP_COMETCHAT_RAW_STYLE;
+
+    } else {
+        /* their content is text up to their end tag, markup or not */
+
+        for (name = ngx_http_cometchat_template_raw_tags; *name; name++) {
+            if (ps->tag_len == ngx_strlen(*name)
+                && ngx_strncmp(ps->tag, *name, ps->tag_len) == 0)
+            {
+                ps->raw = NGX_HTTP_COMETCHAT_RAW_TEXT;
+                break;
+            }
+        }
     }
 }
 
@@ -1215,7 +1426,88 @@ refused:
 }
 
 
-/* "</script" or "</style", as the case may be, ends the raw text */
+/*
+ * The same in text and comments: a value right after "<", "</", "<!",
+ * "<?" or "<!-" could start a tag, an end tag or a comment with its
+ * first letters or dashes ("<$a>" with "img src=x onerror=..."), and in
+ * a comment a value next to a "-", "!" or ">" could end it ("--" before
+ * a ">").  Refused.
+ */
+
+static ngx_int_t
+ngx_http_cometchat_template_markup_value(ngx_http_cometchat_parse_t *ps,
+    u_char *p, u_char *next, u_char *last, ngx_str_t *name)
+{
+    size_t       n;
+    u_char      *q;
+    const char  *why;
+
+    /* in raw text, as in a script: "</sty$a>" could end the element */
+
+    if (ps->state == NGX_HTTP_COMETCHAT_ST_STYLE
+        || ps->state == NGX_HTTP_COMETCHAT_ST_RAWTEXT)
+    {
+        for (q = p; q > ps->lit && p - q < 16; q--) {
+            if (q[-1] == '<') {
+                why = "right after a \"<\" in raw text: it could end the "
+                      "element";
+                goto refused;
+            }
+
+            if (!(((q[-1] | 0x20) >= 'a' && (q[-1] | 0x20) <= 'z')
+                  || q[-1] == '!' || q[-1] == '-' || q[-1] == '/'))
+            {
+                break;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    if (ps->state != NGX_HTTP_COMETCHAT_ST_TEXT
+        && ps->state != NGX_HTTP_COMETCHAT_ST_BOGUS
+        && ps->state != NGX_HTTP_COMETCHAT_ST_COMMENT)
+    {
+        return NGX_OK;
+    }
+
+    /* the literal text before the value */
+    n = p - ps->lit;
+
+    if ((n >= 1 && p[-1] == '<')
+        || (n >= 2 && p[-2] == '<'
+            && (p[-1] == '/' || p[-1] == '!' || p[-1] == '?'))
+        || (n >= 3 && p[-3] == '<' && p[-2] == '!' && p[-1] == '-'))
+    {
+        why = "right after a \"<\", \"</\", \"<!\" or \"<?\": it could "
+              "start a tag or a comment";
+        goto refused;
+    }
+
+    if (ps->state == NGX_HTTP_COMETCHAT_ST_COMMENT
+        && ((n >= 1 && (p[-1] == '-' || p[-1] == '!'))
+            || (next < last
+                && (*next == '-' || *next == '!' || *next == '>'))))
+    {
+        why = "next to a \"-\", \"!\" or \">\" in a comment: it could "
+              "end the comment";
+        goto refused;
+    }
+
+    return NGX_OK;
+
+refused:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, ps->cf, 0,
+                       "\"%s\": line %ui: the variable \"$%V\" may not "
+                       "stand %s", ps->name, ps->line, name, why);
+
+    return NGX_ERROR;
+}
+
+
+/* "</script", "</style" or "</title" ..., as the case may be, ends the raw
+ * text */
 
 static ngx_uint_t
 ngx_http_cometchat_template_end_of_raw(ngx_http_cometchat_parse_t *ps,
@@ -1228,9 +1520,21 @@ ngx_http_cometchat_template_end_of_raw(ngx_http_cometchat_parse_t *ps,
         name = "script";
         len = 6;
 
-    } else {
+    } else if (ps->state == NGX_HTTP_COMETCHAT_ST_STYLE) {
         name = "style";
         len = 5;
+
+    } else {
+        /* the element's own name: no other tag came since */
+
+        if (ps->tag_len == 9
+            && ngx_strncmp(ps->tag, "plaintext", 9) == 0)
+        {
+            return 0;
+        }
+
+        name = (char *) ps->tag;
+        len = ps->tag_len;
     }
 
     if ((size_t) (last - p) < len + 2 || p[1] != '/'
@@ -1294,6 +1598,7 @@ ngx_http_cometchat_template_add_part(ngx_http_cometchat_parse_t *ps,
     part->type = type;
     part->escape = escape;
     part->index = index;
+    part->unquoted = 0;
     part->text.len = 0;
     part->text.data = NULL;
 
