@@ -776,7 +776,9 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
             if (c == '<'
                 && ngx_http_cometchat_template_end_of_raw(&ps, p, last))
             {
+                /* the name is next: the "/" is not an attribute's */
                 ps.state = NGX_HTTP_COMETCHAT_ST_END_TAG;
+                p++;
             }
 
             break;
@@ -789,6 +791,7 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
                 && ngx_http_cometchat_template_end_of_raw(&ps, p, last))
             {
                 ps.state = NGX_HTTP_COMETCHAT_ST_END_TAG;
+                p++;
                 break;
             }
 

@@ -141,7 +141,24 @@ __DATA__
 
 
 
-=== TEST 6: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
+=== TEST 6: configuration error: "</script" and a blank: what follows is in the end tag, "=" first in an attribute name is a part of it
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<script>var a;</script = '$arg_a'>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 1: the variable "$arg_a" may stand only in text, in an attribute value, in a script or in a style element
+
+
+
+=== TEST 7: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
 --- config
     location / {
         cometchat on;
@@ -158,6 +175,7 @@ __DATA__
 <p title=$$"$arg_a">4</p>
 </p x='>'><a title="$arg_a">5</a>
 <script>var s = "\</script><p title=$arg_a>6</p>";</script>
+<script>var b;</script title="$arg_a">7
 --- request
 GET /a.html?a=alert(1)&b=
 --- more_headers
@@ -169,4 +187,5 @@ Cookie: uid=u105a
 <p title=$"alert(1)">4</p>
 </p x='>'><a title="alert(1)">5</a>
 <script>var s = "\</script><p title=alert(1)>6</p>";</script>
+<script>var b;</script title="alert(1)">7
 </body></html>
