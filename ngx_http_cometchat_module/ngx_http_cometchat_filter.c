@@ -203,6 +203,7 @@ ngx_http_cometchat_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_cometchat_filter_header(ngx_http_request_t *r)
 {
+    uint32_t                        id;
     ngx_int_t                       rc;
     ngx_str_t                       nonce;
     ngx_uint_t                      signout, marked;
@@ -274,11 +275,11 @@ ngx_http_cometchat_filter_header(ngx_http_request_t *r)
 
     if (signout) {
         rc = ngx_http_cometchat_widget_signout_render(r, lcf, &nonce,
-                                                      &ij->snippet);
+                                                      &ij->snippet, &id);
 
     } else {
         rc = ngx_http_cometchat_snippet_render(r, lcf, ctx, &nonce,
-                                               &ij->snippet);
+                                               &ij->snippet, &id);
     }
 
     switch (rc) {
@@ -304,7 +305,7 @@ ngx_http_cometchat_filter_header(ngx_http_request_t *r)
                    "uid \"%V\"", signout ? "sign-out snippet" : "snippet",
                    ij->snippet.len, &nonce, &ctx->uid);
 
-    if (ngx_http_cometchat_headers_inject(r, &ij->snippet) != NGX_OK) {
+    if (ngx_http_cometchat_headers_inject(r, id) != NGX_OK) {
         return NGX_ERROR;
     }
 

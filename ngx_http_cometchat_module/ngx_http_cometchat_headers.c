@@ -32,7 +32,7 @@ static ngx_int_t ngx_http_cometchat_headers_cache_control(
 static ngx_int_t ngx_http_cometchat_headers_cc_next(u_char **pos,
     u_char *last, ngx_str_t *dir, size_t *name_len);
 static ngx_int_t ngx_http_cometchat_headers_etag(ngx_http_request_t *r,
-    ngx_str_t *snippet);
+    uint32_t snippet_id);
 static ngx_uint_t ngx_http_cometchat_headers_if_none_match(
     ngx_http_request_t *r);
 
@@ -119,7 +119,7 @@ ngx_http_cometchat_headers_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
  */
 
 ngx_int_t
-ngx_http_cometchat_headers_inject(ngx_http_request_t *r, ngx_str_t *snippet)
+ngx_http_cometchat_headers_inject(ngx_http_request_t *r, uint32_t snippet_id)
 {
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
@@ -129,7 +129,7 @@ ngx_http_cometchat_headers_inject(ngx_http_request_t *r, ngx_str_t *snippet)
         return NGX_ERROR;
     }
 
-    return ngx_http_cometchat_headers_etag(r, snippet);
+    return ngx_http_cometchat_headers_etag(r, snippet_id);
 }
 
 
@@ -682,15 +682,16 @@ ngx_http_cometchat_headers_cc_next(u_char **pos, u_char *last,
 
 /*
  * The page now depends on the snippet, which depends on the user, the
- * token and the nonce: W/"original-ccHASH", with the MurmurHash2 of the
- * rendered snippet (four bytes a step: a CRC-32 of a 1 KB snippet was
- * the costliest part of injecting).  A browser that sends it back in
- * If-None-Match has this very page; the original validator no longer
- * matches it, so one user's page is never confirmed to another.
+ * token and the nonce: W/"original-ccID", with the snippet's identity
+ * (a CRC-32 of its template and the values put into it, from the
+ * renderer: hashing the whole rendered snippet was the costliest part
+ * of injecting).  A browser that sends it back in If-None-Match has this
+ * very page; the original validator no longer matches it, so one user's
+ * page is never confirmed to another.
  */
 
 static ngx_int_t
-ngx_http_cometchat_headers_etag(ngx_http_request_t *r, ngx_str_t *snippet)
+ngx_http_cometchat_headers_etag(ngx_http_request_t *r, uint32_t snippet_id)
 {
     u_char           *p;
     ngx_str_t         v;
@@ -721,8 +722,7 @@ ngx_http_cometchat_headers_etag(ngx_http_request_t *r, ngx_str_t *snippet)
 
     etag->value.data = p;
     etag->value.len = ngx_sprintf(p, "W/%*s-cc%08xD\"", v.len - 1, v.data,
-                                  ngx_murmur_hash2(snippet->data,
-                                                   snippet->len))
+                                  snippet_id)
                       - p;
 
     return NGX_OK;

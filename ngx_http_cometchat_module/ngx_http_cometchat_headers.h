@@ -21,7 +21,7 @@ ngx_uint_t ngx_http_cometchat_headers_encoded(ngx_http_request_t *r);
 void ngx_http_cometchat_headers_nonce(ngx_http_request_t *r,
     ngx_str_t *nonce);
 ngx_int_t ngx_http_cometchat_headers_inject(ngx_http_request_t *r,
-    ngx_str_t *snippet);
+    uint32_t snippet_id);
 ngx_uint_t ngx_http_cometchat_headers_not_modified(ngx_http_request_t *r);
 ngx_uint_t ngx_http_cometchat_headers_chat_cookie(ngx_http_request_t *r);
 ngx_int_t ngx_http_cometchat_headers_set_chat_cookie(ngx_http_request_t *r,

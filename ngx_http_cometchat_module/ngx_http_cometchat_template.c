@@ -91,6 +91,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                 parts;      /* ngx_http_cometchat_part_t */
+    uint32_t                    id;         /* CRC-32 of the template */
 } ngx_http_cometchat_snippet_t;
 
 
@@ -242,10 +243,11 @@ ngx_http_cometchat_snippet_merge(ngx_conf_t *cf,
 ngx_int_t
 ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
     ngx_http_cometchat_loc_conf_t *lcf, ngx_http_cometchat_ctx_t *ctx,
-    ngx_str_t *nonce, ngx_str_t *out)
+    ngx_str_t *nonce, ngx_str_t *out, uint32_t *id)
 {
-    u_char                        *p;
+    u_char                        *p, le[4];
     size_t                         len;
+    uint32_t                       crc;
     ngx_str_t                     *values, *v;
     ngx_uint_t                     i;
     ngx_http_variable_value_t     *vv;
@@ -267,7 +269,16 @@ ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /*
+     * The snippet's identity, for the page's ETag: it is a function of
+     * the template and the values put into it, so a CRC-32 of those
+     * stands for it (a few dozen bytes hashed instead of the snippet):
+     * of the template's text, then of each value as its length (four
+     * bytes, little-endian: "ab" "c" is not "a" "bc") and its bytes
+     */
+
     len = 0;
+    crc = ~sn->id;
 
     for (i = 0; i < sn->parts.nelts; i++) {
         v = &values[i];
@@ -310,9 +321,18 @@ ngx_http_cometchat_snippet_render(ngx_http_request_t *r,
             break;
         }
 
+        le[0] = (u_char) v->len;
+        le[1] = (u_char) (v->len >> 8);
+        le[2] = (u_char) (v->len >> 16);
+        le[3] = (u_char) (v->len >> 24);
+        ngx_crc32_update(&crc, le, 4);
+        ngx_crc32_update(&crc, v->data, v->len);
+
         len += ngx_http_cometchat_escape(part[i].escape, NULL, v->data,
                                          v->len);
     }
+
+    *id = ~crc;
 
     for (i = 0; i < sn->parts.nelts; i++) {
         if (part[i].unquoted
@@ -965,6 +985,8 @@ ngx_http_cometchat_template_compile(ngx_conf_t *cf, ngx_str_t *text, char *name)
     if (ngx_http_cometchat_template_flush(&ps, last) != NGX_OK) {
         return NULL;
     }
+
+    sn->id = ngx_crc32_long(text->data, text->len);
 
     return sn;
 }

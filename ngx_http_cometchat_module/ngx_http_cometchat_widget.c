@@ -535,7 +535,8 @@ ngx_http_cometchat_widget_signout(ngx_conf_t *cf,
 
 ngx_int_t
 ngx_http_cometchat_widget_signout_render(ngx_http_request_t *r,
-    ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *nonce, ngx_str_t *out)
+    ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *nonce, ngx_str_t *out,
+    uint32_t *id)
 {
     u_char  *p;
     size_t   len;
@@ -566,6 +567,7 @@ ngx_http_cometchat_widget_signout_render(ngx_http_request_t *r,
     p = ngx_cpymem(p, lcf->signout.data, lcf->signout.len);
 
     out->len = p - out->data;
+    *id = ngx_crc32_long(out->data, out->len);
 
     return NGX_OK;
 }

@@ -24,7 +24,8 @@ ngx_int_t ngx_http_cometchat_widget_signout(ngx_conf_t *cf,
     ngx_http_cometchat_loc_conf_t *prev, ngx_http_cometchat_loc_conf_t *conf);
 /* NGX_DECLINED: no sign-out snippet here */
 ngx_int_t ngx_http_cometchat_widget_signout_render(ngx_http_request_t *r,
-    ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *nonce, ngx_str_t *out);
+    ngx_http_cometchat_loc_conf_t *lcf, ngx_str_t *nonce, ngx_str_t *out,
+    uint32_t *id);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_WIDGET_H_INCLUDED_ */

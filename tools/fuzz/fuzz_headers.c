@@ -438,7 +438,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    if (ngx_http_cometchat_headers_inject(&r, &snippet) != NGX_OK) {
+    if (ngx_http_cometchat_headers_inject(&r,
+                                          ngx_crc32_long(snippet.data,
+                                                         snippet.len))
+        != NGX_OK)
+    {
         fuzz_fail("inject failed");
     }
 

@@ -1327,6 +1327,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t                          pos, vlen;
     u_char                         *tpl_end, *tpl;
     tz_at_t                        *at;
+    uint32_t                        id;
     ngx_str_t                       text, out, nonce, value, *v;
     ngx_uint_t                      i, flags, lost;
     ngx_pool_t                     *pool;
@@ -1428,7 +1429,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nonce.len = values[2].len;
     }
 
-    if (ngx_http_cometchat_snippet_render(&r, &lcf, &ctx, &nonce, &out)
+    if (ngx_http_cometchat_snippet_render(&r, &lcf, &ctx, &nonce, &out, &id)
         != NGX_OK)
     {
         fuzz_fail("render failed");
