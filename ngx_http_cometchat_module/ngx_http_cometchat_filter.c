@@ -31,8 +31,10 @@
  * Only a response that is one whole file, from its first byte, as the
  * static module sends it, is remembered; a proxied page spooled to a
  * temporary file and a cached one (whose file starts with a header) are
- * not.  A page found there is not read at all: its first part goes on
- * as a part of the file (sendfile), then the snippet and the rest.
+ * not.  A small page found there is read with one pread() and goes out
+ * from memory, the snippet in between; a bigger one is not read at all:
+ * its first part goes on as a part of the file (sendfile), then the
+ * snippet and the rest.
  *
  * The file reads best whole: held chunks, shadows, file parts and the
  * busy and free lists are one protocol of who owns which buffer, from
@@ -66,6 +68,13 @@
  * per request; a page that fits is read with one pread()
  */
 #define NGX_HTTP_COMETCHAT_WINDOW       32768
+
+/*
+ * a known page up to this size goes out from memory, read with one
+ * pread(): with the headers and the snippet that is one writev(), where
+ * the page's file would need a writev() on each side of its sendfile()
+ */
+#define NGX_HTTP_COMETCHAT_SMALL_PAGE   16384
 
 /* the pages a worker remembers, see above, and what of them */
 #define NGX_HTTP_COMETCHAT_SCANS        64
@@ -145,6 +154,9 @@ static ngx_int_t ngx_http_cometchat_filter_step(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b);
 static ngx_int_t ngx_http_cometchat_filter_known(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_chain_t *in);
+static ngx_int_t ngx_http_cometchat_filter_known_read(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b,
+    ngx_http_cometchat_scan_t *sc);
 static ngx_int_t ngx_http_cometchat_filter_out_file(ngx_http_request_t *r,
     ngx_http_cometchat_inject_t *ij, ngx_buf_t *b, off_t start, off_t end);
 static void ngx_http_cometchat_filter_remember(
@@ -611,7 +623,7 @@ ngx_http_cometchat_filter_known(ngx_http_request_t *r,
     u_char                     *p;
     ngx_str_t                  *name;
     ngx_buf_t                  *b;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, small;
     ngx_http_cometchat_scan_t  *sc;
 
     b = in->buf;
@@ -657,9 +669,21 @@ known:
 
     sc->used = ++ngx_http_cometchat_scan_clock;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "cometchat inject: known page \"%V\", verdict %ui at %O",
-                   name, sc->verdict, sc->at);
+    small = (sc->verdict != NGX_HTTP_COMETCHAT_SCAN_NONE
+             && sc->size <= NGX_HTTP_COMETCHAT_SMALL_PAGE
+             && !b->file->directio);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cometchat inject: known page \"%V\", verdict %ui at %O%s",
+                   name, sc->verdict, sc->at, small ? ", from memory" : "");
+
+    if (small) {
+        if (ngx_http_cometchat_filter_known_read(r, ij, b, sc) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        goto done;
+    }
 
     switch (sc->verdict) {
 
@@ -718,6 +742,8 @@ known:
         }
     }
 
+done:
+
     if (sc->verdict != NGX_HTTP_COMETCHAT_SCAN_NONE && !ij->signout) {
         ngx_http_cometchat_status_inc(NGX_HTTP_COMETCHAT_STAT_INJECTED);
     }
@@ -726,6 +752,54 @@ known:
     ij->done = 1;
 
     return ngx_http_cometchat_filter_flush(r, ij, 1);
+}
+
+
+/* a small known page, read whole: its start, the snippet, its end */
+
+static ngx_int_t
+ngx_http_cometchat_filter_known_read(ngx_http_request_t *r,
+    ngx_http_cometchat_inject_t *ij, ngx_buf_t *b,
+    ngx_http_cometchat_scan_t *sc)
+{
+    off_t     at;
+    u_char   *p;
+    ssize_t   n;
+
+    p = ngx_pnalloc(r->pool, (size_t) sc->size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(b->file, p, (size_t) sc->size, 0);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (n != sc->size) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      NGX_HTTP_COMETCHAT_LOG_PREFIX
+                      "read only %z of %O bytes from \"%V\"",
+                      n, sc->size, &b->file->name);
+        return NGX_ERROR;
+    }
+
+    at = (sc->verdict == NGX_HTTP_COMETCHAT_SCAN_BEFORE) ? sc->at : sc->size;
+
+    if (ngx_http_cometchat_filter_out_static(r, ij, p, (size_t) at)
+        != NGX_OK
+        || ngx_http_cometchat_filter_out_static(r, ij, ij->snippet.data,
+                                                ij->snippet.len)
+           != NGX_OK
+        || ngx_http_cometchat_filter_out_static(r, ij, p + at,
+                                                (size_t) (sc->size - at))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -16,6 +16,7 @@ use CometChatEnv;
 use IO::Uncompress::Gunzip ();
 use URI::Escape ();
 
+no_shuffle();
 no_root_location();
 no_long_string();
 timeout(30);
@@ -50,6 +51,15 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
+    if (!defined $block->response_body_filters) {
+        $block->set_value('response_body_filters', [\&hide_tokens]);
+    }
+
+    if (!defined $block->no_error_log) {
+        $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\n");
+    }
+
+    # a block without one runs on the nginx of the block before
     return unless defined $block->config;
 
     $block->set_value('config', $Common . $block->config);
@@ -61,14 +71,6 @@ add_block_preprocessor(sub {
     $files = [@$files, ['snip.html',
                         "[cc:\$cometchat_uid:\$cometchat_auth_token]\n"]];
     $block->set_value('user_files', $files);
-
-    if (!defined $block->response_body_filters) {
-        $block->set_value('response_body_filters', [\&hide_tokens]);
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\n");
-    }
 });
 
 sub gunzip_hide {
@@ -628,7 +630,7 @@ push @r, (main::expected($main::Pages{$_}, 'u101')) x 3
         }
         location = /v/v4 {
             add_header Last-Modified "Mon, 01 Jan 2024 00:00:02 GMT";
-            return 200 "<html><body><p>two</p><p>after</p></body></HTML>";
+            return 200 "<html><body><p>two</p></body><p>after</p></HTML>";
         }
     }
 --- user_files eval
@@ -643,13 +645,15 @@ Cookie: uid=u101
 --- response_body eval
 my $v2 = "<html><body><p>one</p></body><p>after</p></html>";
 my $v3 = "<html><body><p>two</p><p>after</p></body></html>";
-my $v4 = "<html><body><p>two</p><p>after</p></body></HTML>";
+my $v4 = "<html><body><p>two</p></body><p>after</p></HTML>";
+# the same size and time: the page is taken for the one before, and the
+# snippet goes where it went there (a small page's bytes are read anew)
+my $v4_as_v3 = $v4;
+substr($v4_as_v3, index($v3, "</body>"), 0) = "[cc:u101:TOKEN]\n";
 [(main::expected(main::big_page(5000, 20), 'u101')) x 2,
  $v2, (main::expected($v2, 'u101')) x 2,
  $v3, (main::expected($v3, 'u101')) x 2,
- # the same size and time: the page is taken for the one before, whose
- # end is what the worker remembers
- $v4, main::expected($v3, 'u101')]
+ $v4, $v4_as_v3]
 
 
 === TEST 15: a session location without sendfile leaves it on for the page: the static page still goes out with sendfile
@@ -671,3 +675,54 @@ Cookie: uid=u101
 main::expected(main::big_page(100_000, 20), 'u101')
 --- error_log
 sendfile: @0
+
+
+
+=== TEST 16: small and bigger pages served a first time are matched
+--- config
+    sendfile on;
+
+    location /on/ {
+        cometchat on;
+        sendfile on;
+        alias html/;
+    }
+--- user_files eval
+[["small.html", main::big_page(5000, 20)],
+ ["append.html", "<!DOCTYPE html><p>no end tag</p>\n"],
+ ["edge.html", main::big_page(16384, 20)],
+ ["big.html", main::big_page(16385, 20)]]
+--- request eval
+[map { "GET /on/$_.html" } qw(small append edge big)]
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+[map { main::expected($_, 'u101') }
+     main::big_page(5000, 20), "<!DOCTYPE html><p>no end tag</p>\n",
+     main::big_page(16384, 20), main::big_page(16385, 20)]
+--- no_error_log
+known page
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 17: served again (the same nginx), a small known page goes out from memory (one pread(), then one write with the snippet), a bigger one as parts of its file
+--- request eval
+[map { "GET /on/$_.html" } qw(small append edge big)]
+--- more_headers
+Cookie: uid=u101
+--- response_body eval
+[map { main::expected($_, 'u101') }
+     main::big_page(5000, 20), "<!DOCTYPE html><p>no end tag</p>\n",
+     main::big_page(16384, 20), main::big_page(16385, 20)]
+--- grep_error_log eval
+qr/known page "[^"]*", verdict \d at -?\d+(?:, from memory)?/
+--- grep_error_log_out eval
+# each request's own line
+qr{\Aknown page "[^"]*/(?:small\.html", verdict 2 at 4973, from memory
+|append\.html", verdict 1 at -1, from memory
+|edge\.html", verdict 2 at 16357, from memory
+|big\.html", verdict 2 at 16358
+)\z}
