@@ -50,6 +50,10 @@ static int ngx_http_cometchat_json_start_array(void *data);
 static int ngx_http_cometchat_json_end(void *data);
 static void ngx_http_cometchat_json_path_text(ngx_array_t *path, u_char *buf,
     size_t size, ngx_str_t *out);
+static void *ngx_http_cometchat_json_malloc(void *pool, size_t size);
+static void *ngx_http_cometchat_json_realloc(void *pool, void *ptr,
+    size_t size);
+static void ngx_http_cometchat_json_free(void *pool, void *ptr);
 
 
 static yajl_callbacks  ngx_http_cometchat_json_callbacks = {
@@ -85,6 +89,7 @@ ngx_http_cometchat_json_find(ngx_pool_t *pool, ngx_str_t *json,
     ngx_str_t                       where;
     yajl_handle                     h;
     yajl_status                     st;
+    yajl_alloc_funcs                af;
     ngx_http_cometchat_json_ctx_t   ctx;
 
     last = err->data + err->len;
@@ -109,7 +114,12 @@ ngx_http_cometchat_json_find(ngx_pool_t *pool, ngx_str_t *json,
     ctx.npath = path->nelts;
     ctx.flags = flags;
 
-    h = yajl_alloc(&ngx_http_cometchat_json_callbacks, NULL, &ctx);
+    af.malloc = ngx_http_cometchat_json_malloc;
+    af.realloc = ngx_http_cometchat_json_realloc;
+    af.free = ngx_http_cometchat_json_free;
+    af.ctx = pool;
+
+    h = yajl_alloc(&ngx_http_cometchat_json_callbacks, &af, &ctx);
     if (h == NULL) {
         err->len = ngx_slprintf(err->data, last, "yajl_alloc() failed")
                    - err->data;
@@ -382,4 +392,65 @@ ngx_http_cometchat_json_path_text(ngx_array_t *path, u_char *buf,
 
     out->data = buf;
     out->len = p - buf;
+}
+
+
+/*
+ * yajl's memory comes from the pool: a handful of small blocks per
+ * document, which malloc() and free() cost more than the parse itself.
+ * Each block starts with its size, for realloc(); free() gives back
+ * only what the pool allocated on its own (ngx_pfree()), the rest goes
+ * with the pool.
+ */
+
+static void *
+ngx_http_cometchat_json_malloc(void *pool, size_t size)
+{
+    size_t  *p;
+
+    p = ngx_palloc(pool, sizeof(size_t) + size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = size;
+
+    return p + 1;
+}
+
+
+static void *
+ngx_http_cometchat_json_realloc(void *pool, void *ptr, size_t size)
+{
+    void    *p;
+    size_t   old;
+
+    if (ptr == NULL) {
+        return ngx_http_cometchat_json_malloc(pool, size);
+    }
+
+    old = ((size_t *) ptr)[-1];
+
+    if (size <= old) {
+        return ptr;
+    }
+
+    p = ngx_http_cometchat_json_malloc(pool, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, ptr, old);
+    ngx_http_cometchat_json_free(pool, ptr);
+
+    return p;
+}
+
+
+static void
+ngx_http_cometchat_json_free(void *pool, void *ptr)
+{
+    if (ptr) {
+        (void) ngx_pfree(pool, (size_t *) ptr - 1);
+    }
 }
