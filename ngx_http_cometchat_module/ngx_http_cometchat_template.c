@@ -133,6 +133,7 @@ static ngx_uint_t ngx_http_cometchat_template_str_eq(ngx_str_t *a,
 
 static ngx_http_cometchat_snippet_t *ngx_http_cometchat_template_compile(
     ngx_conf_t *cf, ngx_str_t *text, char *name);
+static ngx_uint_t ngx_http_cometchat_template_keyword(u_char *lit, u_char *p);
 static ngx_int_t ngx_http_cometchat_template_variable(
     ngx_http_cometchat_parse_t *ps, u_char **pp, u_char *last);
 static ngx_int_t ngx_http_cometchat_template_escape(
@@ -1519,6 +1520,14 @@ ngx_http_cometchat_template_markup_value(ngx_http_cometchat_parse_t *ps,
         goto refused;
     }
 
+    if (ps->state == NGX_HTTP_COMETCHAT_ST_BOGUS
+        && ngx_http_cometchat_template_keyword(ps->lit, p))
+    {
+        why = "in \"<!DOCTYPE\" or \"<![CDATA[\": it could finish the "
+              "keyword (a CDATA section in SVG ends only at \"]]>\")";
+        goto refused;
+    }
+
     return NGX_OK;
 
 refused:
@@ -1528,6 +1537,32 @@ refused:
                        "stand %s", ps->name, ps->line, name, why);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * Whether the literal text before p ends with "<!" and the beginning of
+ * "DOCTYPE" (any case) or "[CDATA[": a value there could complete it
+ */
+
+static ngx_uint_t
+ngx_http_cometchat_template_keyword(u_char *lit, u_char *p)
+{
+    size_t   n;
+    u_char  *q;
+
+    for (q = p; q - lit >= 2 && p - q < 7; q--) {
+        if (q[-2] != '<' || q[-1] != '!') {
+            continue;
+        }
+
+        n = p - q;
+
+        return (ngx_strncasecmp(q, (u_char *) "doctype", n) == 0
+                || ngx_strncmp(q, "[CDATA[", n) == 0);
+    }
+
+    return 0;
 }
 
 

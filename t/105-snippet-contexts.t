@@ -124,7 +124,42 @@ __DATA__
 
 
 
-=== TEST 5: configuration error: a tag name runs up to a blank, "/" or ">", as in browsers: a value there is in the tag name
+=== TEST 5: configuration error: a value that could finish "<!DOCTYPE" or "<![CDATA[" (a CDATA section in SVG ends only at "]]>"); after the whole keyword, or in other "<!" text, it is text
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<!doctype $arg_a><!x$arg_a><!DOCTYPE$arg_a>
+<svg><![CDAT$arg_a]]></svg>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_a" may not stand in "<!DOCTYPE" or "<![CDATA[": it could finish the keyword (a CDATA section in SVG ends only at "]]>")
+
+
+
+=== TEST 6: configuration error: "<!DOC" and a value
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<p>x</p><!DoC$arg_a>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 1: the variable "$arg_a" may not stand in "<!DOCTYPE" or "<![CDATA[": it could finish the keyword (a CDATA section in SVG ends only at "]]>")
+
+
+
+=== TEST 7: configuration error: a tag name runs up to a blank, "/" or ">", as in browsers: a value there is in the tag name
 --- config
     location / {
         cometchat on;
@@ -141,7 +176,7 @@ __DATA__
 
 
 
-=== TEST 6: configuration error: "</script" and a blank: what follows is in the end tag, "=" first in an attribute name is a part of it
+=== TEST 8: configuration error: "</script" and a blank: what follows is in the end tag, "=" first in an attribute name is a part of it
 --- config
     location / {
         cometchat on;
@@ -158,7 +193,7 @@ __DATA__
 
 
 
-=== TEST 7: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
+=== TEST 9: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
 --- config
     location / {
         cometchat on;
