@@ -1411,6 +1411,17 @@ ngx_http_cometchat_template_script_value(ngx_http_cometchat_parse_t *ps,
 
     why = NULL;
 
+    /* the JavaScript escapes write "*" as \u002A, not "/" */
+
+    if (ps->js == NGX_HTTP_COMETCHAT_JS_BLOCK && p > ps->lit && p[-1] == '*') {
+        ngx_conf_log_error(NGX_LOG_EMERG, ps->cf, 0,
+                           "\"%s\": line %ui: the variable \"$%V\" may not "
+                           "stand right after a \"*\" in a JavaScript /* "
+                           "comment */: a \"/\" first in its value would end "
+                           "the comment", ps->name, ps->line, name);
+        return NGX_ERROR;
+    }
+
     if (ps->script == NGX_HTTP_COMETCHAT_SCRIPT_DOUBLE) {
         why = "in the double-escaped part of a script (\"<!--\" and then "
               "\"<script\")";

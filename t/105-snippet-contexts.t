@@ -159,7 +159,25 @@ __DATA__
 
 
 
-=== TEST 7: configuration error: a tag name runs up to a blank, "/" or ">", as in browsers: a value there is in the tag name
+=== TEST 7: configuration error: a value right after a "*" in a JavaScript block comment ("/" first in it would end the comment); elsewhere in the comment it stays in it
+--- config
+    location / {
+        cometchat on;
+        cometchat_snippet_file ../html/t.html;
+        root html;
+    }
+--- user_files
+>>> a.html
+>>> t.html
+<script>/* $arg_a * $arg_a ** /$arg_a */ var a = "*$arg_a";
+/* x $arg_b*$arg_a */</script>
+--- must_die
+--- error_log
+"cometchat_snippet_file": line 2: the variable "$arg_a" may not stand right after a "*" in a JavaScript /* comment */: a "/" first in its value would end the comment
+
+
+
+=== TEST 8: configuration error: a tag name runs up to a blank, "/" or ">", as in browsers: a value there is in the tag name
 --- config
     location / {
         cometchat on;
@@ -176,7 +194,7 @@ __DATA__
 
 
 
-=== TEST 8: configuration error: "</script" and a blank: what follows is in the end tag, "=" first in an attribute name is a part of it
+=== TEST 9: configuration error: "</script" and a blank: what follows is in the end tag, "=" first in an attribute name is a part of it
 --- config
     location / {
         cometchat on;
@@ -193,7 +211,7 @@ __DATA__
 
 
 
-=== TEST 9: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
+=== TEST 10: read as browsers read it: <title> is raw text (its "<!--" is text, the script after it runs); an end tag has attributes, a quoted ">" does not end it; "\</script>" in a JS string ends the script; "$${" in a template literal is JavaScript's "${" (code up to its "}"); an empty value before a blank is ""; "$$" then a quote starts an unquoted value
 --- config
     location / {
         cometchat on;
