@@ -159,6 +159,16 @@
 #define ngx_http_cometchat_match_alpha(c)                                    \
     (((c) | 0x20) >= 'a' && ((c) | 0x20) <= 'z')
 
+/* of the raw text element names, those that have k letters */
+#define ngx_http_cometchat_match_names_of_len(names, k)                      \
+    (((k) <= NGX_HTTP_COMETCHAT_RAW_LEN)                                     \
+     ? ((names) & ngx_http_cometchat_match_len[k]) : 0)
+
+/* of the raw text element names, those with c (in any case) at k */
+#define ngx_http_cometchat_match_names_at(names, k, c)                       \
+    (((k) < NGX_HTTP_COMETCHAT_RAW_LEN && ngx_http_cometchat_match_alpha(c))  \
+     ? ((names) & ngx_http_cometchat_match_at[k][((c) | 0x20) - 'a']) : 0)
+
 
 typedef struct {
     u_char                     *name;
@@ -208,6 +218,19 @@ static ngx_http_cometchat_match_raw_t  ngx_http_cometchat_match_raws[] = {
     (sizeof(ngx_http_cometchat_match_raws)                                   \
      / sizeof(ngx_http_cometchat_match_raw_t))
 
+/* the longest name, "plaintext" */
+#define NGX_HTTP_COMETCHAT_RAW_LEN      9
+
+/*
+ * The names as bits again, to narrow the ones a tag name may still be
+ * with one AND a byte (most tags are "<p" and "<s...", and a loop over
+ * the names for each was the most of the matcher's time): the names of
+ * each length, and the names with each lower-case letter at each place
+ * (filled in by ngx_http_cometchat_match_init())
+ */
+static uint16_t  ngx_http_cometchat_match_len[NGX_HTTP_COMETCHAT_RAW_LEN + 1];
+static uint16_t  ngx_http_cometchat_match_at[NGX_HTTP_COMETCHAT_RAW_LEN][26];
+
 /*
  * the raw text elements a start tag name beginning with the byte may be,
  * as bits of ngx_http_cometchat_match_raws: most tags have none, and the
@@ -245,6 +268,23 @@ static char  *ngx_http_cometchat_doc_names[] = {
 void
 ngx_http_cometchat_match_init(ngx_http_cometchat_match_t *m, off_t max_tail)
 {
+    size_t       k;
+    ngx_uint_t   i;
+    u_char      *name;
+
+    if (ngx_http_cometchat_match_len[3] == 0) {
+        for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
+            name = ngx_http_cometchat_match_raws[i].name;
+
+            ngx_http_cometchat_match_len[ngx_http_cometchat_match_raws[i].len]
+                |= 1 << i;
+
+            for (k = 0; k < ngx_http_cometchat_match_raws[i].len; k++) {
+                ngx_http_cometchat_match_at[k][name[k] - 'a'] |= 1 << i;
+            }
+        }
+    }
+
     ngx_memzero(m, sizeof(ngx_http_cometchat_match_t));
 
     m->max_tail = max_tail;
@@ -453,28 +493,12 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                     if (ngx_http_cometchat_match_class[cl]
                         & NGX_HTTP_COMETCHAT_C_NAME_END)
                     {
-                        for (i = 0; (names >> i) != 0; i++) {
-                            if ((names & (1 << i))
-                                && ngx_http_cometchat_match_raws[i].len != k)
-                            {
-                                names &= ~(1 << i);
-                            }
-                        }
-
+                        names = ngx_http_cometchat_match_names_of_len(names,
+                                                                      k);
                         break;
                     }
 
-                    cl = ngx_http_cometchat_match_lower(cl);
-
-                    for (i = 0; (names >> i) != 0; i++) {
-                        if ((names & (1 << i))
-                            && (ngx_http_cometchat_match_raws[i].len <= k
-                                || ngx_http_cometchat_match_raws[i].name[k]
-                                   != cl))
-                        {
-                            names &= ~(1 << i);
-                        }
-                    }
+                    names = ngx_http_cometchat_match_names_at(names, k, cl);
 
                     if (names == 0) {
                         break;
@@ -594,11 +618,13 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                 & NGX_HTTP_COMETCHAT_C_NAME_END)
             {
                 state = NGX_HTTP_COMETCHAT_HT_DATA;
+                names = ngx_http_cometchat_match_names_of_len(m->names,
+                                                              m->nlen);
 
-                for (i = 0; (m->names >> i) != 0; i++) {
-                    if ((m->names & (1 << i))
-                        && ngx_http_cometchat_match_raws[i].len == m->nlen)
-                    {
+                /* one name at most has both the letters and the length */
+
+                for (i = 0; names >> i; i++) {
+                    if (names & (1 << i)) {
                         /* the rest of the tag, then raw text */
                         m->raw = i + 1;
                         state = NGX_HTTP_COMETCHAT_HT_TAG_NAME;
@@ -609,18 +635,7 @@ ngx_http_cometchat_match_scan(ngx_http_cometchat_match_t *m, u_char *p,
                 break;
             }
 
-            c = ngx_http_cometchat_match_lower(c);
-            names = m->names;
-
-            for (i = 0; (names >> i) != 0; i++) {
-                if ((names & (1 << i))
-                    && (ngx_http_cometchat_match_raws[i].len <= m->nlen
-                        || ngx_http_cometchat_match_raws[i].name[m->nlen]
-                           != c))
-                {
-                    names &= ~(1 << i);
-                }
-            }
+            names = ngx_http_cometchat_match_names_at(m->names, m->nlen, c);
 
             if (names == 0) {
                 /* another tag: text, and c is read again ("<pla<style>") */
