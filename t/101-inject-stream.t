@@ -165,6 +165,12 @@ sub verdict {
     return is_doc($page) ? "1 at -1" : "0 at -1";
 }
 
+# pages on each side of the size a known page is sent from memory up to
+our @Known = (["small", big_page(5000, 20)],
+              ["append", "<!DOCTYPE html><p>no end tag</p>\n"],
+              ["edge", big_page(16384, 20)],
+              ["big", big_page(16385, 20)]);
+
 run_tests();
 
 __DATA__
@@ -688,18 +694,13 @@ sendfile: @0
         alias html/;
     }
 --- user_files eval
-[["small.html", main::big_page(5000, 20)],
- ["append.html", "<!DOCTYPE html><p>no end tag</p>\n"],
- ["edge.html", main::big_page(16384, 20)],
- ["big.html", main::big_page(16385, 20)]]
+[map { ["$_->[0].html", $_->[1]] } @main::Known]
 --- request eval
-[map { "GET /on/$_.html" } qw(small append edge big)]
+[map { "GET /on/$_->[0].html" } @main::Known]
 --- more_headers
 Cookie: uid=u101
 --- response_body eval
-[map { main::expected($_, 'u101') }
-     main::big_page(5000, 20), "<!DOCTYPE html><p>no end tag</p>\n",
-     main::big_page(16384, 20), main::big_page(16385, 20)]
+[map { main::expected($_->[1], 'u101') } @main::Known]
 --- no_error_log
 known page
 [error]
@@ -710,13 +711,11 @@ known page
 
 === TEST 17: served again (the same nginx), a small known page goes out from memory (one pread(), then one write with the snippet), a bigger one as parts of its file
 --- request eval
-[map { "GET /on/$_.html" } qw(small append edge big)]
+[map { "GET /on/$_->[0].html" } @main::Known]
 --- more_headers
 Cookie: uid=u101
 --- response_body eval
-[map { main::expected($_, 'u101') }
-     main::big_page(5000, 20), "<!DOCTYPE html><p>no end tag</p>\n",
-     main::big_page(16384, 20), main::big_page(16385, 20)]
+[map { main::expected($_->[1], 'u101') } @main::Known]
 --- grep_error_log eval
 qr/known page "[^"]*", verdict \d at -?\d+(?:, from memory)?/
 --- grep_error_log_out eval
