@@ -272,7 +272,9 @@ ngx_http_cometchat_match_init(ngx_http_cometchat_match_t *m, off_t max_tail)
     ngx_uint_t   i;
     u_char      *name;
 
-    if (ngx_http_cometchat_match_len[3] == 0) {
+    /* once per process: the longest name has its bit once they are */
+
+    if (ngx_http_cometchat_match_len[NGX_HTTP_COMETCHAT_RAW_LEN] == 0) {
         for (i = 0; i < NGX_HTTP_COMETCHAT_RAWS; i++) {
             name = ngx_http_cometchat_match_raws[i].name;
 
