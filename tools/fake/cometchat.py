@@ -294,27 +294,33 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if delay:
                 time.sleep(delay / 1000.0)
-            return op, self._rest_reply(op, uid, known, key, query, body)
+            return op, self._rest_reply(op, uid, known, key, query, body,
+                                        generation)
         finally:
             with st.lock:
                 if st.generation == generation:
                     st.in_flight -= 1
 
-    def _rest_reply(self, op, uid, known, key, query, body):
+    def _rest_reply(self, op, uid, known, key, query, body, generation):
         st = self.server.state
         with st.lock:
             b = st.b
-            # only the behaviour that fires uses up one of its times
+            # only the behaviour that fires uses up one of its times; a
+            # call delayed past a reset (a test's slow call outliving its
+            # test) answers plainly, leaving the next test's behaviours
             dropped = limited = failed = garbage = None
-            if op:
+            fires = op if st.generation == generation else None
+            if fires:
                 dropped = take(b["drop"], op)
-            if op and dropped is None:
+            if fires and dropped is None:
                 limited = take(b["ratelimit"], op)
-            if op and dropped is None and limited is None:
+            if fires and dropped is None and limited is None:
                 failed = take(b["fail"], op)
-            if op and dropped is None and limited is None and failed is None:
+            if fires and dropped is None and limited is None \
+                    and failed is None:
                 garbage = take(b["garbage"], op)
-            if op and dropped is None and take(b["close"], op) is not None:
+            if fires and dropped is None \
+                    and take(b["close"], op) is not None:
                 self.close_connection = True
             t = now()
             window = t - t % 60
