@@ -68,6 +68,28 @@ ngx_http_cometchat_log_allowed(ngx_uint_t kind)
 }
 
 
+/* no shared zone: no pause and no cap, as quota.c does without one */
+
+ngx_int_t
+ngx_http_cometchat_quota_enter(ngx_str_t *app_id, time_t *until,
+    ngx_uint_t take)
+{
+    return NGX_OK;
+}
+
+
+void
+ngx_http_cometchat_quota_leave(void)
+{
+}
+
+
+void
+ngx_http_cometchat_quota_pause(ngx_str_t *app_id, time_t until)
+{
+}
+
+
 static int
 valid_json(ngx_str_t *s)
 {
