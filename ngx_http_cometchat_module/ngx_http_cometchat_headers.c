@@ -7,10 +7,11 @@
  * response is encoded and which CSP nonce the snippet must carry; once it
  * injects, the headers here make the page private, give it a validator
  * of its own, and answer a matching If-None-Match with a 304.  Every walk
- * over the header list goes through ngx_http_cometchat_headers_next().
+ * over the header list goes through ngx_http_cometchat_header_next().
  */
 
 
+#include "ngx_http_cometchat_util.h"
 #include "ngx_http_cometchat_headers.h"
 
 
@@ -20,10 +21,6 @@
 #define NGX_HTTP_COMETCHAT_CHAT_COOKIE_AGE  "31536000"
 
 
-static ngx_table_elt_t *ngx_http_cometchat_headers_next(ngx_list_t *list,
-    ngx_list_part_t **part, ngx_uint_t *i, char *name);
-static ngx_uint_t ngx_http_cometchat_headers_is(ngx_table_elt_t *h,
-    char *name);
 static ngx_uint_t ngx_http_cometchat_headers_policy_nonce(u_char *p,
     u_char *last, ngx_str_t *nonce);
 static ngx_uint_t ngx_http_cometchat_headers_cdn(ngx_table_elt_t *h);
@@ -49,11 +46,13 @@ ngx_http_cometchat_headers_encoded(ngx_http_request_t *r)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
+    static ngx_str_t  name = ngx_string("Content-Encoding");
+
     part = NULL;
 
     for ( ;; ) {
-        h = ngx_http_cometchat_headers_next(&r->headers_out.headers, &part,
-                                            &i, "Content-Encoding");
+        h = ngx_http_cometchat_header_next(&r->headers_out.headers, &part,
+                                           &i, &name);
         if (h == NULL) {
             return 0;
         }
@@ -82,9 +81,9 @@ ngx_http_cometchat_headers_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    static char  *names[] = {
-        "Content-Security-Policy",
-        "Content-Security-Policy-Report-Only"
+    static ngx_str_t  names[] = {
+        ngx_string("Content-Security-Policy"),
+        ngx_string("Content-Security-Policy-Report-Only")
     };
 
     nonce->len = 0;
@@ -94,8 +93,8 @@ ngx_http_cometchat_headers_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
         part = NULL;
 
         for ( ;; ) {
-            h = ngx_http_cometchat_headers_next(&r->headers_out.headers,
-                                                &part, &i, names[pass]);
+            h = ngx_http_cometchat_header_next(&r->headers_out.headers,
+                                               &part, &i, &names[pass]);
             if (h == NULL) {
                 break;
             }
@@ -248,63 +247,6 @@ ngx_http_cometchat_headers_set_chat_cookie(ngx_http_request_t *r,
     h->value.len = p - h->value.data;
 
     return NGX_OK;
-}
-
-
-/*
- * The next header of the list after the one at (*part, *i), or the first
- * if *part is NULL, that is not deleted (hash 0) and is called name, or
- * any if name is NULL.  NULL at the end of the list, whatever its parts.
- */
-
-static ngx_table_elt_t *
-ngx_http_cometchat_headers_next(ngx_list_t *list, ngx_list_part_t **part,
-    ngx_uint_t *i, char *name)
-{
-    ngx_table_elt_t  *h;
-
-    if (*part == NULL) {
-        *part = &list->part;
-        *i = 0;
-
-    } else {
-        (*i)++;
-    }
-
-    for ( ;; ) {
-
-        if (*i >= (*part)->nelts) {
-            if ((*part)->next == NULL) {
-                return NULL;
-            }
-
-            *part = (*part)->next;
-            *i = 0;
-            continue;
-        }
-
-        h = (ngx_table_elt_t *) (*part)->elts + *i;
-
-        if (h->hash
-            && (name == NULL || ngx_http_cometchat_headers_is(h, name)))
-        {
-            return h;
-        }
-
-        (*i)++;
-    }
-}
-
-
-static ngx_uint_t
-ngx_http_cometchat_headers_is(ngx_table_elt_t *h, char *name)
-{
-    size_t  len;
-
-    len = ngx_strlen(name);
-
-    return h->key.len == len
-           && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0;
 }
 
 
@@ -462,7 +404,8 @@ ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
         ngx_null_string
     };
 
-    static u_char  value[] = "private, no-cache";
+    static u_char     value[] = "private, no-cache";
+    static ngx_str_t  name = ngx_string("Cache-Control");
 
     strict = 0;
     first = NULL;
@@ -471,8 +414,8 @@ ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
     part = NULL;
 
     for ( ;; ) {
-        h = ngx_http_cometchat_headers_next(&r->headers_out.headers, &part,
-                                            &i, NULL);
+        h = ngx_http_cometchat_header_next(&r->headers_out.headers, &part,
+                                           &i, NULL);
         if (h == NULL) {
             break;
         }
@@ -482,7 +425,7 @@ ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
             continue;
         }
 
-        if (!ngx_http_cometchat_headers_is(h, "Cache-Control")) {
+        if (!ngx_http_cometchat_header_is(h, &name)) {
             continue;
         }
 
@@ -539,8 +482,8 @@ ngx_http_cometchat_headers_cache_control(ngx_http_request_t *r)
     part = NULL;
 
     for ( ;; ) {
-        h = ngx_http_cometchat_headers_next(&r->headers_out.headers, &part,
-                                            &i, "Cache-Control");
+        h = ngx_http_cometchat_header_next(&r->headers_out.headers, &part,
+                                           &i, &name);
         if (h == NULL) {
             break;
         }
@@ -608,9 +551,10 @@ ngx_http_cometchat_headers_cdn(ngx_table_elt_t *h)
     size_t   len;
     u_char  *name;
 
-    static char  cdn[] = "CDN-Cache-Control";
+    static char       cdn[] = "CDN-Cache-Control";
+    static ngx_str_t  surrogate = ngx_string("Surrogate-Control");
 
-    if (ngx_http_cometchat_headers_is(h, "Surrogate-Control")) {
+    if (ngx_http_cometchat_header_is(h, &surrogate)) {
         return 1;
     }
 

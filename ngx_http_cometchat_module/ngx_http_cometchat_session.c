@@ -178,6 +178,9 @@ ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *dest;
 
+    static ngx_str_t  fetch_dest = ngx_string("Sec-Fetch-Dest");
+    static ngx_str_t  accept_name = ngx_string("Accept");
+
     if (lcf->token_endpoint) {
         return 1;
     }
@@ -191,47 +194,26 @@ ngx_http_cometchat_session_wanted(ngx_http_request_t *r,
         dest = NULL;
         accept = 0;
         page = 0;
+        part = NULL;
 
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
+        for ( ;; ) {
+            h = ngx_http_cometchat_header_next(&r->headers_in.headers, &part,
+                                               &i, NULL);
+            if (h == NULL) {
+                break;
             }
 
-            if (h[i].hash == 0) {
-                continue;
-            }
+            if (dest == NULL && ngx_http_cometchat_header_is(h, &fetch_dest)) {
+                dest = h;
 
-            if (h[i].key.len == sizeof("Sec-Fetch-Dest") - 1
-                && dest == NULL
-                && ngx_strncmp(h[i].lowcase_key, "sec-fetch-dest",
-                               sizeof("sec-fetch-dest") - 1)
-                   == 0)
-            {
-                dest = &h[i];
-
-            } else if (h[i].key.len == sizeof("Accept") - 1
-                       && ngx_strncmp(h[i].lowcase_key, "accept",
-                                      sizeof("accept") - 1)
-                          == 0)
-            {
+            } else if (ngx_http_cometchat_header_is(h, &accept_name)) {
                 accept = 1;
 
-                if ((h[i].value.len == sizeof("*/*") - 1
-                     && ngx_strncmp(h[i].value.data, "*/*",
-                                    sizeof("*/*") - 1)
+                if ((h->value.len == sizeof("*/*") - 1
+                     && ngx_strncmp(h->value.data, "*/*", sizeof("*/*") - 1)
                         == 0)
-                    || ngx_strlcasestrn(h[i].value.data,
-                                        h[i].value.data + h[i].value.len,
+                    || ngx_strlcasestrn(h->value.data,
+                                        h->value.data + h->value.len,
                                         (u_char *) "text/html",
                                         sizeof("text/html") - 2)
                        != NULL)
@@ -715,36 +697,14 @@ ngx_http_cometchat_session_get_field(ngx_http_request_t *r,
 
     if (src->type == NGX_HTTP_COMETCHAT_SRC_HEADER) {
 
-        found = NULL;
-        part = &sr->headers_out.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash != 0
-                && h[i].key.len == src->name.len
-                && ngx_strncasecmp(h[i].key.data, src->name.data,
-                                   src->name.len)
-                   == 0)
-            {
-                found = &h[i].value;
-                break;
-            }
-        }
-
-        if (found == NULL) {
+        part = NULL;
+        h = ngx_http_cometchat_header_next(&sr->headers_out.headers, &part,
+                                           &i, &src->name);
+        if (h == NULL) {
             return NGX_DECLINED;
         }
+
+        found = &h->value;
 
         if (found->len == 0) {
             *why = "empty";

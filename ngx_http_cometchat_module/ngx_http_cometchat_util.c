@@ -223,3 +223,58 @@ ngx_http_cometchat_log_allowed(ngx_uint_t kind)
 
     return 1;
 }
+
+
+/*
+ * The next header of the list after the one at (*part, *i), or the first
+ * if *part is NULL, that is not deleted (hash 0) and is called name, or
+ * any if name is NULL.  NULL at the end of the list, whatever its parts.
+ */
+
+ngx_table_elt_t *
+ngx_http_cometchat_header_next(ngx_list_t *list, ngx_list_part_t **part,
+    ngx_uint_t *i, ngx_str_t *name)
+{
+    ngx_table_elt_t  *h;
+
+    if (*part == NULL) {
+        *part = &list->part;
+        *i = 0;
+
+    } else {
+        (*i)++;
+    }
+
+    for ( ;; ) {
+
+        if (*i >= (*part)->nelts) {
+            if ((*part)->next == NULL) {
+                return NULL;
+            }
+
+            *part = (*part)->next;
+            *i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) (*part)->elts + *i;
+
+        if (h->hash
+            && (name == NULL || ngx_http_cometchat_header_is(h, name)))
+        {
+            return h;
+        }
+
+        (*i)++;
+    }
+}
+
+
+/* whether the header is called name, in any case */
+
+ngx_uint_t
+ngx_http_cometchat_header_is(ngx_table_elt_t *h, ngx_str_t *name)
+{
+    return h->key.len == name->len
+           && ngx_strncasecmp(h->key.data, name->data, name->len) == 0;
+}

@@ -33,6 +33,9 @@ char *ngx_http_cometchat_read_conf_file(ngx_conf_t *cf, char *directive,
 #define NGX_HTTP_COMETCHAT_LOG_PROFILE      9   /* profile update failed */
 #define NGX_HTTP_COMETCHAT_LOG_KINDS        16
 ngx_uint_t ngx_http_cometchat_log_allowed(ngx_uint_t kind);
+ngx_table_elt_t *ngx_http_cometchat_header_next(ngx_list_t *list,
+    ngx_list_part_t **part, ngx_uint_t *i, ngx_str_t *name);
+ngx_uint_t ngx_http_cometchat_header_is(ngx_table_elt_t *h, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_COMETCHAT_UTIL_H_INCLUDED_ */

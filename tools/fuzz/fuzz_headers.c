@@ -67,6 +67,30 @@ ngx_http_parse_multi_header_lines(ngx_array_t *headers, ngx_str_t *name,
 #endif
 
 
+/*
+ * ngx_http_cometchat_util.c is linked for its header list walk; its
+ * configuration helpers need these, and are never called here
+ */
+
+ngx_module_t  ngx_http_cometchat_module;
+
+
+ngx_int_t
+ngx_conf_full_name(ngx_cycle_t *cycle, ngx_str_t *name,
+    ngx_uint_t conf_prefix)
+{
+    abort();
+}
+
+
+void ngx_cdecl
+ngx_conf_log_error(ngx_uint_t level, ngx_conf_t *cf, ngx_err_t err,
+    const char *fmt, ...)
+{
+    abort();
+}
+
+
 static int
 ci_eq(u_char *a, size_t alen, const char *b)
 {
